@@ -1,0 +1,13 @@
+// Kata 06_kernels/matmul: write C = A @ B for row-major float32 matrices.
+// Lesson: katas/06_kernels/README.md. Hints: `kata hint matmul`.
+// After an edit, `import ml_refresher.kernels` (any pytest run) rebuilds the module.
+#include "kernels.h"
+
+namespace kernels {
+
+void matmul(const float* a, const float* b, float* c, int64_t m, int64_t k, int64_t n) {
+  (void)a, (void)b, (void)c, (void)m, (void)k, (void)n;
+  throw not_implemented("kernels/matmul.cpp: matmul is not implemented yet");
+}
+
+}  // namespace kernels

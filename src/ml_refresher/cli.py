@@ -1,0 +1,299 @@
+"""`kata`: the learner's and the teacher's command line, driven by katas/curriculum.toml.
+
+kata                 the curriculum board: every kata, its state, what to do next
+kata next            the next kata to work on, with the commands to run
+kata hint KATA       one more hint tier each call (--reset starts over)
+kata watch KATA      re-run the kata's tests whenever a file of its topic changes
+kata reset KATA      restore the stub from git, keeping a backup of your version
+kata verify          both gates: green on the reference, red on the stubs; per-kata table
+kata setup           fetch (or, with --from DIR, copy) the data the katas read
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+from ml_refresher import impl, registry
+
+STATE_DIR = ".kata"
+STATE_LABELS = {
+    "not_started": "not started",
+    "red": "red",
+    "green": "green",
+    "broken": "broken",
+    "coming": "coming",
+}
+
+
+def _state_dir() -> Path:
+    path = registry.project_root() / STATE_DIR
+    path.mkdir(exist_ok=True)
+    return path
+
+
+def _load_json(path: Path, default):
+    try:
+        return json.loads(path.read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return default
+
+
+def run_pytest(
+    paths: list[Path], extra: list[str], env_updates: dict[str, str | None], quiet: bool
+):
+    """Run pytest on `paths` in a subprocess and return (exit status, raw outcomes by test id)."""
+    env = dict(os.environ)
+    for key, value in env_updates.items():
+        if value is None:
+            env.pop(key, None)
+        else:
+            env[key] = value
+    with tempfile.TemporaryDirectory() as tmp:
+        report = Path(tmp) / "report.json"
+        command = [sys.executable, "-m", "pytest", *map(str, paths), f"--kata-report={report}"]
+        command += extra
+        output = subprocess.DEVNULL if quiet else None
+        status = subprocess.run(
+            command, cwd=registry.project_root(), env=env, stdout=output, stderr=output
+        ).returncode
+        data = _load_json(report, {"tests": {}})
+    return status, data["tests"]
+
+
+def _kata_state(outcomes: list[str]) -> str:
+    counts = Counter(outcomes)
+    if not outcomes or counts["collection_error"]:
+        return "broken"
+    if counts["passed"] == len(outcomes):
+        return "green"
+    if counts["not_implemented"] == len(outcomes):
+        return "not_started"
+    return "red"
+
+
+def _fingerprint(kata: registry.Kata) -> str:
+    """Changes whenever anything the kata's learner-side tests depend on changes."""
+    digest = hashlib.sha256(os.environ.get(impl.USE_REFERENCE_ENV, "").encode())
+    sources = sorted(kata.test_path.parent.glob("*.py"))
+    if kata.kernel:
+        sources += sorted(kata.stub_path.parent.glob("*.[ch]*"))
+    for path in sources:
+        digest.update(path.name.encode() + path.read_bytes())
+    return digest.hexdigest()
+
+
+def board_states() -> dict[str, dict]:
+    """State of every ready kata, re-running only the katas whose files changed."""
+    cache_path = _state_dir() / "board.json"
+    cache = _load_json(cache_path, {})
+    stale = [
+        k for k in registry.katas() if cache.get(k.id, {}).get("fingerprint") != _fingerprint(k)
+    ]
+    if stale:
+        print(f"running the tests of {len(stale)} kata(s) quietly ...", flush=True)
+        _, outcomes = run_pytest(
+            [k.test_path for k in stale],
+            ["-q", "-p", "no:cacheprovider", "--benchmark-disable"],
+            {impl.IMPL_ENV: "learner"},
+            quiet=True,
+        )
+        for kata in stale:
+            results = [o["outcome"] for o in outcomes.values() if o["kata"] == kata.id]
+            cache[kata.id] = {
+                "fingerprint": _fingerprint(kata),
+                "state": _kata_state(results),
+                "passed": results.count("passed"),
+                "total": len(results),
+            }
+        cache_path.write_text(json.dumps(cache, indent=1))
+    return cache
+
+
+def next_kata(states: dict[str, dict]) -> registry.Kata | None:
+    return next((k for k in registry.katas() if states[k.id]["state"] != "green"), None)
+
+
+def _print_next_steps(kata: registry.Kata) -> None:
+    print(f"Next: {kata.id} ({kata.topic}) - {kata.title}")
+    print(f"  {kata.summary}")
+    print(f"  lesson:   katas/{kata.topic}/README.md")
+    print(f"  write:    {kata.relative(kata.stub_path)}")
+    print(f"  test:     pytest {kata.relative(kata.test_path)}")
+    print(f"  stuck?    kata hint {kata.id}")
+
+
+def cmd_board(args: argparse.Namespace) -> int:
+    states = board_states()
+    for topic in registry.topics():
+        print(f"\n{topic.id}  {topic.title}")
+        if not topic.ready:
+            print(f"  {'(coming: not written yet)':<32}")
+            continue
+        for kata in topic.katas:
+            state = states[kata.id]
+            progress = f"{state['passed']}/{state['total']} tests"
+            label = STATE_LABELS[state["state"]]
+            print(f"  {kata.id:<24} {label:<12} {progress:<12} ~{kata.effort_minutes} min")
+    print()
+    kata = next_kata(states)
+    if kata is None:
+        print("Every ready kata is green. Well done!")
+    else:
+        _print_next_steps(kata)
+    return 0
+
+
+def cmd_next(args: argparse.Namespace) -> int:
+    kata = next_kata(board_states())
+    if kata is None:
+        print("Every ready kata is green.")
+    else:
+        _print_next_steps(kata)
+    return 0
+
+
+def cmd_hint(args: argparse.Namespace) -> int:
+    kata = registry.kata(args.kata)
+    path = _state_dir() / "hints.json"
+    shown = _load_json(path, {})
+    if args.reset:
+        shown.pop(kata.id, None)
+        path.write_text(json.dumps(shown))
+        print(f"hints for {kata.id} start again from the first tier")
+        return 0
+    tier = min(shown.get(kata.id, 0) + 1, len(kata.hints))
+    for number, hint in enumerate(kata.hints[:tier], start=1):
+        print(f"hint {number}/{len(kata.hints)}: {hint}")
+    if tier < len(kata.hints):
+        print(f"(run `kata hint {kata.id}` again for the next hint)")
+    shown[kata.id] = tier
+    path.write_text(json.dumps(shown))
+    return 0
+
+
+def cmd_watch(args: argparse.Namespace) -> int:
+    kata = registry.kata(args.kata)
+    command = [sys.executable, "-m", "pytest", str(kata.test_path), "-q", "--benchmark-disable"]
+    last = None
+    print(f"watching {kata.relative(kata.stub_path.parent)} (Ctrl-C to stop)")
+    try:
+        while True:
+            fingerprint = _fingerprint(kata)
+            if fingerprint != last:
+                last = fingerprint
+                subprocess.run(command, cwd=registry.project_root())
+                print(f"\n-- waiting for changes to {kata.relative(kata.stub_path)} --")
+            time.sleep(args.interval)
+    except KeyboardInterrupt:
+        return 0
+
+
+def cmd_reset(args: argparse.Namespace) -> int:
+    kata = registry.kata(args.kata)
+    relative = kata.relative(kata.stub_path)
+    pristine = subprocess.run(
+        ["git", "show", f"HEAD:{relative}"],
+        cwd=registry.project_root(),
+        capture_output=True,
+    )
+    if pristine.returncode != 0:
+        print(f"cannot read the original {relative} from git: {pristine.stderr.decode().strip()}")
+        return 1
+    backups = _state_dir() / "backups"
+    backups.mkdir(exist_ok=True)
+    backup = backups / f"{kata.stub_path.name}.{time.strftime('%Y%m%d-%H%M%S')}"
+    backup.write_bytes(kata.stub_path.read_bytes())
+    kata.stub_path.write_bytes(pristine.stdout)
+    print(f"restored {relative} from git; your version is in {kata.relative(backup)}")
+    return 0
+
+
+GATE_PASSES = {"green": "passed", "red": "not_implemented"}
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    """Run both gates over every ready topic and print one row per kata."""
+    topics = [t.directory for t in registry.topics() if t.ready]
+    results, ok = {}, True
+    for gate in ("green", "red"):
+        print(f"==> {gate} gate", flush=True)
+        status, outcomes = run_pytest(
+            topics,
+            [f"--gate={gate}", "-q", "--benchmark-disable", "-p", "no:cacheprovider"],
+            {impl.USE_REFERENCE_ENV: None, impl.IMPL_ENV: None},
+            quiet=False,
+        )
+        results[gate] = outcomes
+        ok &= status == 0
+    print(f"\n{'kata':<24} {'tests':>5}  {'green (reference)':<20} {'red (stubs)':<20}")
+    for kata in registry.katas():
+        cells = []
+        for gate in ("green", "red"):
+            got = [o["outcome"] for o in results[gate].values() if o["kata"] == kata.id]
+            good = got.count(GATE_PASSES[gate])
+            ok &= bool(got) and good == len(got)
+            cells.append(f"{'ok' if got and good == len(got) else 'FAIL'} {good}/{len(got)}")
+        total = len([o for o in results["green"].values() if o["kata"] == kata.id])
+        print(f"{kata.id:<24} {total:>5}  {cells[0]:<20} {cells[1]:<20}")
+    print("\nverify: " + ("both gates hold" if ok else "FAILED (see above)"))
+    return 0 if ok else 1
+
+
+def cmd_setup(args: argparse.Namespace) -> int:
+    from ml_refresher.data import setup
+
+    return setup.run(source=args.source)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="kata", description=__doc__.split("\n")[0])
+    parser.set_defaults(handler=cmd_board)
+    sub = parser.add_subparsers(title="commands")
+    sub.add_parser("board", help="the curriculum board (the default)").set_defaults(
+        handler=cmd_board
+    )
+    sub.add_parser("next", help="the next kata and the commands to run").set_defaults(
+        handler=cmd_next
+    )
+    hint = sub.add_parser("hint", help="one more hint tier for a kata")
+    hint.add_argument("kata")
+    hint.add_argument("--reset", action="store_true", help="start again from the first hint")
+    hint.set_defaults(handler=cmd_hint)
+    watch = sub.add_parser("watch", help="re-run a kata's tests on every save")
+    watch.add_argument("kata")
+    watch.add_argument("--interval", type=float, default=1.0, help="seconds between checks")
+    watch.set_defaults(handler=cmd_watch)
+    reset = sub.add_parser("reset", help="restore a kata's stub (keeps a backup)")
+    reset.add_argument("kata")
+    reset.set_defaults(handler=cmd_reset)
+    sub.add_parser("verify", help="run both gates; non-zero exit on any failure").set_defaults(
+        handler=cmd_verify
+    )
+    setup = sub.add_parser("setup", help="fetch or copy the data the katas need")
+    setup.add_argument(
+        "--from", dest="source", metavar="DIR", help="a prepared local directory to copy from"
+    )
+    setup.set_defaults(handler=cmd_setup)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except registry.RegistryError as error:
+        print(f"kata: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,199 @@
+"""pytest plugin (registered through the `pytest11` entry point): the learner/reference switch
+and the two gates.
+
+    pytest katas/01_ml_basics                    the learner's code (default)
+    pytest katas/01_ml_basics --impl solutions   the reference solutions
+    pytest katas --gate green                    every test must pass on the reference
+    pytest katas --gate red                      every test must fail on the stubs with
+                                                 NotImplementedError; under this gate such a
+                                                 test is reported as passed, and a test that
+                                                 passes, skips or fails for another reason fails
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from ml_refresher import impl, registry
+
+GATE_IMPLEMENTATION = {"green": "solutions", "red": "learner"}
+_outcomes_key = pytest.StashKey[dict]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("ml-refresher")
+    group.addoption(
+        "--impl",
+        choices=impl.IMPLEMENTATIONS,
+        default=None,
+        help=f"whose code the katas import (default: ${impl.IMPL_ENV} or 'learner')",
+    )
+    group.addoption(
+        "--gate",
+        choices=sorted(GATE_IMPLEMENTATION),
+        default=None,
+        help="green: all pass on the reference; red: all fail on the stubs (NotImplementedError)",
+    )
+    group.addoption(
+        "--kata-report",
+        metavar="PATH",
+        default=None,
+        help="write each kata test's raw outcome to PATH as JSON (used by `kata`)",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    chosen_impl = config.getoption("impl")
+    gate = config.getoption("gate")
+    if gate:
+        required = GATE_IMPLEMENTATION[gate]
+        if chosen_impl not in (None, required):
+            raise pytest.UsageError(f"--gate {gate} runs on --impl {required}, not {chosen_impl}")
+        chosen_impl = required
+        if os.environ.get(impl.USE_REFERENCE_ENV):
+            raise pytest.UsageError(f"unset {impl.USE_REFERENCE_ENV} to run a gate")
+    if chosen_impl:
+        # The environment, not a module global, so that subprocesses and the kernel front end
+        # see the same choice.
+        os.environ[impl.IMPL_ENV] = chosen_impl
+    impl.install_finder()
+    config.stash[_outcomes_key] = {}
+
+
+def _kata_of(item: pytest.Item) -> registry.Kata | None:
+    return registry.kata_for_test_file(Path(str(item.path)))
+
+
+def _require_tests_for_every_kata(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A gate over a directory must not pass because a registered kata has no tests."""
+    requested = [Path(arg.split("::")[0]).resolve() for arg in config.args]
+    with_tests = {kata.id for item in items if (kata := _kata_of(item))}
+    for kata in registry.katas():
+        if kata.id in with_tests:
+            continue
+        if any(kata.test_path.is_relative_to(path) for path in requested):
+            raise pytest.UsageError(
+                f"kata {kata.id} is in {registry.REGISTRY_FILE} but no test of it was collected "
+                f"(expected {kata.relative(kata.test_path)})"
+            )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    katas_dir = registry.project_root() / "katas"
+    if config.getoption("gate"):
+        _require_tests_for_every_kata(config, items)
+    for item in items:
+        path = Path(str(item.path)).resolve()
+        if path.is_relative_to(katas_dir) and _kata_of(item) is None:
+            raise pytest.UsageError(
+                f"{path.relative_to(registry.project_root())} is not the test file of any kata "
+                f"in {registry.REGISTRY_FILE}: add the kata there, or rename the file "
+                f"test_<kata id>.py"
+            )
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    on_reference = impl.katas_on_reference()
+    fallback = f"; on the reference: {', '.join(sorted(on_reference))}" if on_reference else ""
+    gate = config.getoption("gate")
+    return f"ml-refresher: implementation={impl.selected_implementation()}{fallback}" + (
+        f", gate={gate}" if gate else ""
+    )
+
+
+def _raw_outcome(report: pytest.TestReport, call: pytest.CallInfo) -> str:
+    if report.passed:
+        return "passed"
+    if report.skipped:
+        return "skipped"
+    if call.excinfo is not None and call.excinfo.errisinstance(NotImplementedError):
+        return "not_implemented"
+    return "failed"
+
+
+def _apply_red_gate(item: pytest.Item, report: pytest.TestReport, raw: str) -> None:
+    """Red gate: a test passes exactly when the stub stopped it with NotImplementedError."""
+    if raw == "not_implemented":
+        report.outcome = "passed"
+        report.longrepr = None
+        if report.when == "setup":
+            # A fixture already hit the stub: the body has nothing left to show, so skip it.
+            item.stopped_by_stub_in_setup = True
+            item.runtest = lambda: None
+    elif raw == "passed" and report.when == "call":
+        if not getattr(item, "stopped_by_stub_in_setup", False):
+            report.outcome = "failed"
+            report.longrepr = (
+                "red gate: this test PASSED on the stub, so it does not test the learner's code "
+                "(or the stub does more than raise NotImplementedError)"
+            )
+    elif raw == "skipped":
+        report.outcome = "failed"
+        report.longrepr = f"red gate: skipped ({report.longrepr[-1]}); a gate test must run"
+    elif raw == "failed":
+        report.sections.append(
+            ("red gate", "failed, but not with NotImplementedError: the stub or test is broken")
+        )
+
+
+def _add_next_step(report: pytest.TestReport, kata: registry.Kata) -> None:
+    target = kata.relative(kata.stub_path)
+    report.sections.append(
+        (
+            "what to do next",
+            f"Implement the function named above in {target} "
+            f"(lesson: {kata.topic}/README.md; a hint: `kata hint {kata.id}`).",
+        )
+    )
+
+
+def _record(item: pytest.Item, kata: registry.Kata, when: str, raw: str) -> None:
+    """Keep each test's first non-passing outcome, or 'passed' once its body has passed."""
+    outcomes = item.config.stash[_outcomes_key]
+    previous = outcomes.get(item.nodeid, {}).get("outcome", "passed")
+    if raw != "passed" and previous == "passed" or when == "call" and item.nodeid not in outcomes:
+        outcomes[item.nodeid] = {"kata": kata.id, "outcome": raw}
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    report: pytest.TestReport = yield
+    kata = _kata_of(item)
+    if kata is None:
+        return report
+    raw = _raw_outcome(report, call)
+    _record(item, kata, report.when, raw)
+    gate = item.config.getoption("gate")
+    if gate == "red":
+        _apply_red_gate(item, report, raw)
+    elif gate == "green" and raw == "skipped":
+        report.outcome = "failed"
+        report.longrepr = f"green gate: skipped ({report.longrepr[-1]}); a gate test must run"
+    elif raw == "not_implemented":
+        _add_next_step(report, kata)
+    return report
+
+
+_collection_errors: list[dict] = []
+
+
+def pytest_collectreport(report: pytest.CollectReport) -> None:
+    if report.failed:
+        test_file = registry.project_root() / report.nodeid.split("::")[0]
+        kata = registry.kata_for_test_file(test_file)
+        if kata is not None:
+            _collection_errors.append({"kata": kata.id, "nodeid": report.nodeid})
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    path = session.config.getoption("kata_report")
+    if not path:
+        return
+    outcomes = session.config.stash[_outcomes_key]
+    for error in _collection_errors:
+        outcomes[error["nodeid"]] = {"kata": error["kata"], "outcome": "collection_error"}
+    Path(path).write_text(json.dumps({"exitstatus": int(exitstatus), "tests": outcomes}, indent=1))

@@ -1,0 +1,139 @@
+"""The curriculum registry: katas/curriculum.toml, read once, used by the CLI, the plugin and
+the gates. Topics and katas keep the order in which they appear in the file."""
+
+from __future__ import annotations
+
+import functools
+import os
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT_ENV = "ML_REFRESHER_ROOT"
+REGISTRY_FILE = Path("katas") / "curriculum.toml"
+
+
+class RegistryError(RuntimeError):
+    """The curriculum file is missing or says something inconsistent."""
+
+
+@functools.cache
+def project_root() -> Path:
+    """The repository holding katas/curriculum.toml: $ML_REFRESHER_ROOT, else the nearest
+    ancestor of the working directory that has one, else the checkout this package lives in."""
+    if os.environ.get(ROOT_ENV):
+        return Path(os.environ[ROOT_ENV]).resolve()
+    here = Path.cwd().resolve()
+    for candidate in (here, *here.parents, *Path(__file__).resolve().parents):
+        if (candidate / REGISTRY_FILE).is_file():
+            return candidate
+    raise RegistryError(
+        f"cannot find {REGISTRY_FILE}: run from inside the ml-refresher checkout "
+        f"or set {ROOT_ENV} to its path"
+    )
+
+
+@dataclass(frozen=True)
+class Kata:
+    id: str
+    topic: str
+    title: str
+    summary: str
+    effort_minutes: int
+    hints: tuple[str, ...]
+    module: str | None = None  # Python kata: the module the tests import
+    kernel: str | None = None  # C++ kata: the kernel's source file stem
+
+    @property
+    def test_path(self) -> Path:
+        return project_root() / "katas" / self.topic / f"test_{self.id}.py"
+
+    @property
+    def stub_path(self) -> Path:
+        if self.kernel:
+            return project_root() / "kernels" / f"{self.kernel}.cpp"
+        return project_root() / "katas" / self.topic / f"{self.module}.py"
+
+    @property
+    def reference_path(self) -> Path:
+        if self.kernel:
+            return project_root() / "solutions" / "kernels" / f"{self.kernel}.cpp"
+        return project_root() / "solutions" / self.topic / f"{self.module}.py"
+
+    def relative(self, path: Path) -> str:
+        return str(path.relative_to(project_root()))
+
+
+@dataclass(frozen=True)
+class Topic:
+    id: str
+    title: str
+    ready: bool
+    katas: tuple[Kata, ...]
+
+    @property
+    def directory(self) -> Path:
+        return project_root() / "katas" / self.id
+
+    @property
+    def lesson_path(self) -> Path:
+        return self.directory / "README.md"
+
+
+def _parse_kata(topic_id: str, raw: dict) -> Kata:
+    try:
+        kata = Kata(
+            id=raw["id"],
+            topic=topic_id,
+            title=raw["title"],
+            summary=raw["summary"],
+            effort_minutes=int(raw["effort_minutes"]),
+            hints=tuple(raw["hints"]),
+            module=raw.get("module"),
+            kernel=raw.get("kernel"),
+        )
+    except KeyError as missing:
+        raise RegistryError(f"kata in topic {topic_id} lacks the field {missing}") from None
+    if (kata.module is None) == (kata.kernel is None):
+        raise RegistryError(f"kata {kata.id} must name exactly one of 'module' or 'kernel'")
+    return kata
+
+
+@functools.cache
+def topics() -> tuple[Topic, ...]:
+    path = project_root() / REGISTRY_FILE
+    with path.open("rb") as f:
+        raw = tomllib.load(f)
+    result = tuple(
+        Topic(
+            id=t["id"],
+            title=t["title"],
+            ready=t.get("status", "ready") == "ready",
+            katas=tuple(_parse_kata(t["id"], k) for k in t.get("kata", [])),
+        )
+        for t in raw["topic"]
+    )
+    ids = [k.id for t in result for k in t.katas]
+    duplicates = {i for i in ids if ids.count(i) > 1}
+    if duplicates:
+        raise RegistryError(
+            f"kata ids must be unique across topics; repeated: {sorted(duplicates)}"
+        )
+    return result
+
+
+def katas(ready_only: bool = True) -> list[Kata]:
+    return [k for t in topics() if t.ready or not ready_only for k in t.katas]
+
+
+def kata(kata_id: str) -> Kata:
+    for k in katas(ready_only=False):
+        if kata_id in (k.id, k.module, k.kernel):
+            return k
+    known = ", ".join(k.id for k in katas(ready_only=False))
+    raise RegistryError(f"no kata called {kata_id!r}; the katas are: {known}")
+
+
+def kata_for_test_file(path: Path) -> Kata | None:
+    resolved = path.resolve()
+    return next((k for k in katas(ready_only=False) if k.test_path == resolved), None)
