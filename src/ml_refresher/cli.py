@@ -248,6 +248,30 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return 0 if ok else 1
 
 
+def cmd_train(args: argparse.Namespace) -> int:
+    """Run a model kata's full-data training function and report its metrics and wall time."""
+    import importlib
+
+    kata = registry.kata(args.kata)
+    if not kata.train:
+        trainable = ", ".join(k.id for k in registry.katas() if k.train)
+        print(f"kata {kata.id} has no full training run; these do: {trainable}")
+        return 2
+    if args.impl:
+        os.environ[impl.IMPL_ENV] = args.impl
+    impl.install_finder()
+    out_dir = Path(args.out) / kata.id
+    out_dir.mkdir(parents=True, exist_ok=True)
+    print(f"training {kata.id} ({impl.selected_implementation()}); figures go to {out_dir}")
+    start = time.perf_counter()
+    metrics = getattr(importlib.import_module(kata.module), kata.train)(out_dir=out_dir)
+    metrics["wall_time_s"] = round(time.perf_counter() - start, 1)
+    (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=1))
+    for name, value in metrics.items():
+        print(f"  {name}: {value}")
+    return 0
+
+
 def cmd_setup(args: argparse.Namespace) -> int:
     from ml_refresher.data import setup
 
@@ -278,6 +302,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("verify", help="run both gates; non-zero exit on any failure").set_defaults(
         handler=cmd_verify
     )
+    train = sub.add_parser("train", help="train a model kata on the full data")
+    train.add_argument("kata")
+    train.add_argument("--impl", choices=impl.IMPLEMENTATIONS, help="whose code (default: yours)")
+    train.add_argument("--out", default="out", help="directory for curves and metrics.json")
+    train.set_defaults(handler=cmd_train)
     setup = sub.add_parser("setup", help="fetch or copy the data the katas need")
     setup.add_argument(
         "--from", dest="source", metavar="DIR", help="a prepared local directory to copy from"

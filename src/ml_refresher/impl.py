@@ -43,16 +43,28 @@ def source_file(kata: registry.Kata):
     return kata.reference_path if uses_reference(kata) else kata.stub_path
 
 
+def module_file(name: str):
+    """The file that a top-level import of `name` means, or None if it is no kata's module:
+    a kata module resolves to the stub or the reference, a topic's given module to its file."""
+    for topic in registry.topics():
+        if name in topic.given:
+            return topic.directory / f"{name}.py"
+        for kata in topic.katas:
+            if kata.module == name:
+                return source_file(kata)
+    return None
+
+
 class KataFinder(importlib.abc.MetaPathFinder):
-    """Resolves each kata module name to the learner's stub or the reference solution."""
+    """Resolves kata module names to the learner's stub or the reference solution."""
 
     def find_spec(self, fullname, path, target=None):
         if path is not None:  # a submodule of some package: never a kata
             return None
-        kata = next((k for k in registry.katas(ready_only=False) if k.module == fullname), None)
-        if kata is None:
+        location = module_file(fullname)
+        if location is None:
             return None
-        return importlib.util.spec_from_file_location(fullname, source_file(kata))
+        return importlib.util.spec_from_file_location(fullname, location)
 
 
 def install_finder() -> None:

@@ -77,7 +77,7 @@ def _require_tests_for_every_kata(config: pytest.Config, items: list[pytest.Item
             continue
         if any(kata.test_path.is_relative_to(path) for path in requested):
             raise pytest.UsageError(
-                f"kata {kata.id} is in {registry.REGISTRY_FILE} but no test of it was collected "
+                f"kata {kata.id} is in katas/{kata.topic}/topic.toml but none of its tests ran "
                 f"(expected {kata.relative(kata.test_path)})"
             )
 
@@ -90,9 +90,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         path = Path(str(item.path)).resolve()
         if path.is_relative_to(katas_dir) and _kata_of(item) is None:
             raise pytest.UsageError(
-                f"{path.relative_to(registry.project_root())} is not the test file of any kata "
-                f"in {registry.REGISTRY_FILE}: add the kata there, or rename the file "
-                f"test_<kata id>.py"
+                f"{path.relative_to(registry.project_root())} is not the test file of any kata: "
+                f"add the kata to its topic.toml, or rename the file test_<kata id>.py"
             )
 
 

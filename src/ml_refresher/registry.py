@@ -1,5 +1,6 @@
-"""The curriculum registry: katas/curriculum.toml, read once, used by the CLI, the plugin and
-the gates. Topics and katas keep the order in which they appear in the file."""
+"""The curriculum registry, used by the CLI, the plugin and the gates: katas/curriculum.toml
+orders the topics, and each katas/<topic>/topic.toml lists its katas in order (the format is
+described at the top of curriculum.toml)."""
 
 from __future__ import annotations
 
@@ -41,6 +42,7 @@ class Kata:
     summary: str
     effort_minutes: int
     hints: tuple[str, ...]
+    train: str | None = None  # the module's full-data training function, for `kata train`
     module: str | None = None  # Python kata: the module the tests import
     kernel: str | None = None  # C++ kata: the kernel's source file stem
 
@@ -69,6 +71,7 @@ class Topic:
     id: str
     title: str
     ready: bool
+    given: tuple[str, ...]  # modules in the topic directory that stubs and references share
     katas: tuple[Kata, ...]
 
     @property
@@ -89,6 +92,7 @@ def _parse_kata(topic_id: str, raw: dict) -> Kata:
             summary=raw["summary"],
             effort_minutes=int(raw["effort_minutes"]),
             hints=tuple(raw["hints"]),
+            train=raw.get("train"),
             module=raw.get("module"),
             kernel=raw.get("kernel"),
         )
@@ -99,20 +103,26 @@ def _parse_kata(topic_id: str, raw: dict) -> Kata:
     return kata
 
 
+def _load_topic(topic_id: str) -> Topic:
+    path = project_root() / "katas" / topic_id / "topic.toml"
+    try:
+        with path.open("rb") as f:
+            raw = tomllib.load(f)
+    except FileNotFoundError:
+        raise RegistryError(f"{REGISTRY_FILE} lists {topic_id}, but {path} is missing") from None
+    return Topic(
+        id=topic_id,
+        title=raw["title"],
+        ready=raw.get("status", "ready") == "ready",
+        given=tuple(raw.get("given", ())),
+        katas=tuple(_parse_kata(topic_id, k) for k in raw.get("kata", [])),
+    )
+
+
 @functools.cache
 def topics() -> tuple[Topic, ...]:
-    path = project_root() / REGISTRY_FILE
-    with path.open("rb") as f:
-        raw = tomllib.load(f)
-    result = tuple(
-        Topic(
-            id=t["id"],
-            title=t["title"],
-            ready=t.get("status", "ready") == "ready",
-            katas=tuple(_parse_kata(t["id"], k) for k in t.get("kata", [])),
-        )
-        for t in raw["topic"]
-    )
+    with (project_root() / REGISTRY_FILE).open("rb") as f:
+        result = tuple(_load_topic(topic_id) for topic_id in tomllib.load(f)["topics"])
     ids = [k.id for t in result for k in t.katas]
     duplicates = {i for i in ids if ids.count(i) > 1}
     if duplicates:
