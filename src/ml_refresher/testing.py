@@ -19,6 +19,7 @@ def _describe(x: np.ndarray) -> str:
 
 
 def _fail(what: str, lines: list[str], hint: str | None) -> None:
+    __tracebackhide__ = True  # pytest shows the test's line, not this helper's
     message = "\n  ".join([what, *lines])
     if hint:
         message += f"\n  hint: {hint}"
@@ -26,6 +27,7 @@ def _fail(what: str, lines: list[str], hint: str | None) -> None:
 
 
 def assert_shape(got, expected_shape: tuple[int, ...], what: str, hint: str | None = None):
+    __tracebackhide__ = True
     got_arr = _to_numpy(got)
     if tuple(got_arr.shape) != tuple(expected_shape):
         _fail(
@@ -47,6 +49,7 @@ def assert_close(
 ) -> None:
     """Element-wise |got - expected| <= atol + rtol * |expected|, with a message that names the
     worst element. `what` says what was compared, e.g. "fit_closed_form weights vs sklearn"."""
+    __tracebackhide__ = True
     if got is None:
         _fail(f"{what}: got None", ["did the function forget to `return`?"], hint)
     got_arr = _to_numpy(got)
@@ -106,5 +109,6 @@ def numerical_gradient(f: Callable[[np.ndarray], float], x: np.ndarray, eps: flo
 
 def assert_true(condition: bool, what: str, details: list[str], hint: str | None = None) -> None:
     """A plain check with a teaching message: `details` says what was expected and what came."""
+    __tracebackhide__ = True
     if not condition:
         _fail(what, details, hint)
