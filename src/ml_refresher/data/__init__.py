@@ -1,2 +1,32 @@
-"""Data loaders, offline-first: each reads a prepared local copy when one is configured and
-keeps the real download path for learners who are online."""
+"""Data loaders, offline-first: each reads a prepared local copy (the data directory and NLTK's
+paths) and says which command fetches what is missing; `kata setup` keeps the download paths.
+
+    from ml_refresher.data import load_fashion_mnist
+    data = load_fashion_mnist()    # data.x_train (60000, 28, 28) uint8, data.y_train (60000,)
+"""
+
+from ml_refresher.data.corpora import load_brown, load_conll2002, load_treebank
+from ml_refresher.data.images import load_cifar10, load_fashion_mnist, load_mnist
+from ml_refresher.data.nltk_packages import nltk_ready
+from ml_refresher.data.settings import DataCorruptError, DataMissingError, data_dir
+from ml_refresher.data.splits import ImageDataset, TaggedCorpus, TextDataset
+from ml_refresher.data.text import load_imdb, load_movie_reviews, load_sentence_polarity
+
+__all__ = [
+    "DataCorruptError",
+    "DataMissingError",
+    "ImageDataset",
+    "TaggedCorpus",
+    "TextDataset",
+    "data_dir",
+    "load_brown",
+    "load_cifar10",
+    "load_conll2002",
+    "load_fashion_mnist",
+    "load_imdb",
+    "load_mnist",
+    "load_movie_reviews",
+    "load_sentence_polarity",
+    "load_treebank",
+    "nltk_ready",
+]

