@@ -82,3 +82,25 @@ def test_brown():
 
 def test_nltk_ready_finds_zipped_and_unpacked_packages():
     data.nltk_ready("stopwords", "wordnet", "punkt_tab", "universal_tagset")
+
+
+def test_translation_pairs_are_number_words_and_deterministic():
+    pairs = data.translation_pairs(50, seed=3)
+    assert len(pairs) == 50 and pairs == data.translation_pairs(50, seed=3)
+    assert pairs != data.translation_pairs(50, seed=4)
+    assert all(isinstance(en, str) and isinstance(fr, str) for en, fr in pairs)
+    assert ("seventy-one", "soixante et onze") in data.translation_pairs(2000, max_number=99)
+    assert data.translation_pairs(0) == []
+
+
+def test_pretrained_bert_loads_offline_from_the_package():
+    import torch
+
+    tokenizer, model = data.load_pretrained_bert()
+    assert model.config.num_hidden_layers == 6 and model.config.hidden_size == 384
+    assert not model.training
+    batch = tokenizer(["the cat sat", "a dog ran off"], padding=True, return_tensors="pt")
+    with torch.no_grad():
+        hidden = model(**batch).last_hidden_state
+    assert hidden.shape == (2, batch["input_ids"].shape[1], 384)
+    assert tokenizer.convert_ids_to_tokens(batch["input_ids"][0])[:2] == ["[CLS]", "the"]

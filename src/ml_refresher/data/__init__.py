@@ -6,8 +6,10 @@ paths) and says which command fetches what is missing; `kata setup` keeps the do
 """
 
 from ml_refresher.data.corpora import load_brown, load_conll2002, load_treebank
+from ml_refresher.data.generated import translation_pairs
 from ml_refresher.data.images import load_cifar10, load_fashion_mnist, load_mnist
 from ml_refresher.data.nltk_packages import nltk_ready
+from ml_refresher.data.pretrained import load_pretrained_bert
 from ml_refresher.data.settings import DataCorruptError, DataMissingError, data_dir
 from ml_refresher.data.splits import ImageDataset, TaggedCorpus, TextDataset
 from ml_refresher.data.text import load_imdb, load_movie_reviews, load_sentence_polarity
@@ -25,8 +27,10 @@ __all__ = [
     "load_fashion_mnist",
     "load_imdb",
     "load_mnist",
+    "load_pretrained_bert",
     "load_movie_reviews",
     "load_sentence_polarity",
     "load_treebank",
     "nltk_ready",
+    "translation_pairs",
 ]
