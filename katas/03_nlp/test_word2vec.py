@@ -1,0 +1,228 @@
+"""Tests for word2vec: the vocabulary and sampling pieces on hand cases, the loss against its
+formula, neighbours on hand vectors, then a model trained on a corpus with planted synonyms.
+
+Lesson: katas/03_nlp/README.md. Run: pytest katas/03_nlp/test_word2vec.py
+"""
+
+from collections import Counter
+
+import numpy as np
+import pytest
+import torch
+from nlp_helpers import synonym_corpus
+from PIL import Image
+from word2vec import (
+    SkipGram,
+    Vocabulary,
+    build_vocabulary,
+    group_hit_rate,
+    keep_probabilities,
+    nearest_neighbours,
+    noise_distribution,
+    plot_tsne,
+    skipgram_pairs,
+    subsample,
+    train_word2vec,
+    tsne_coordinates,
+)
+
+from ml_refresher.testing import assert_close, assert_shape, assert_true
+
+
+def test_build_vocabulary_orders_by_count_then_alphabet():
+    vocab = build_vocabulary([["b", "a", "b"], ["c", "a", "b"], ["d", "c"]], min_count=2)
+    assert_true(
+        vocab.words == ["b", "a", "c"],
+        "build_vocabulary(min_count=2).words",
+        [
+            "expected ['b', 'a', 'c']: b 3 times, then a and c twice (alphabetical); d dropped",
+            f"got {vocab.words}",
+        ],
+    )
+    assert_close(vocab.counts, [3, 2, 2], "build_vocabulary counts", atol=0)
+    assert_close(vocab.encode(["a", "zebra", "b"]), [1, 0], "Vocabulary.encode", atol=0)
+
+
+def test_keep_probabilities_on_a_hand_case():
+    got = keep_probabilities(np.array([900, 90, 10]), threshold=0.01)  # f = 0.9, 0.09, 0.01
+    expected = [np.sqrt(0.01 / 0.9), np.sqrt(0.01 / 0.09), 1.0]
+    assert_close(got, expected, "keep_probabilities", atol=1e-12)
+
+
+def test_subsample_keeps_each_word_at_its_rate():
+    ids = np.repeat(np.arange(3), 30_000)
+    kept = subsample(ids, np.array([0.1, 0.5, 1.0]), np.random.default_rng(0))
+    rates = np.bincount(kept, minlength=3) / 30_000
+    # Binomial standard error at p = 0.5 and n = 30,000 is 0.003: 0.015 is five of them.
+    assert_close(rates, [0.1, 0.5, 1.0], "share of each id kept by subsample", atol=0.015)
+
+
+def test_noise_distribution_flattens_the_unigram():
+    got = noise_distribution(np.array([16, 1]))
+    # 16^0.75 = 8: the rare word's share rises from 1/17 to 1/9.
+    assert_close(got, [8 / 9, 1 / 9], "noise_distribution", atol=1e-12)
+
+
+def test_skipgram_pairs_on_a_hand_case():
+    sentences = [np.array([0, 1, 2]), np.array([3, 4])]
+    centres, contexts = skipgram_pairs(sentences, window=1)
+    got = Counter(zip(centres.tolist(), contexts.tolist(), strict=True))
+    expected = Counter([(0, 1), (1, 0), (1, 2), (2, 1), (3, 4), (4, 3)])
+    assert_true(
+        got == expected,
+        "skipgram_pairs(window=1)",
+        [f"expected {sorted(expected)}", f"got      {sorted(got.elements())}"],
+        hint="pairs never cross a sentence boundary: (2, 3) is not a pair",
+    )
+    centres, contexts = skipgram_pairs(sentences, window=2)
+    got = Counter(zip(centres.tolist(), contexts.tolist(), strict=True))
+    expected.update([(0, 2), (2, 0)])
+    assert_true(got == expected, "skipgram_pairs(window=2)", [f"got {sorted(got.elements())}"])
+
+
+def test_skipgram_starts_at_the_loss_of_a_coin_toss():
+    torch.manual_seed(0)
+    model = SkipGram(vocab_size=10, dim=8)
+    assert_close(model.context.weight, torch.zeros(10, 8), "initial context vectors", atol=0)
+    assert_true(
+        model.center.weight.abs().max().item() <= 0.5 / 8,
+        "initial centre vectors lie in [-0.5/d, 0.5/d]",
+        [f"max |v| = {model.center.weight.abs().max().item():.4f}"],
+    )
+    loss = model(torch.tensor([1, 2]), torch.tensor([3, 4]), torch.tensor([[5, 6, 7], [8, 9, 0]]))
+    # Zero context vectors make every score 0 and every sigmoid 1/2: (1 + k) log 2 with k = 3.
+    assert_close(loss, 4 * np.log(2), "initial loss", atol=1e-6)
+
+
+def test_skipgram_loss_matches_its_formula():
+    torch.manual_seed(1)
+    model = SkipGram(vocab_size=7, dim=4)
+    with torch.no_grad():
+        model.center.weight.normal_(0, 3)
+        model.context.weight.normal_(0, 3)
+    centres, contexts = torch.tensor([0, 3, 6]), torch.tensor([1, 1, 2])
+    negatives = torch.tensor([[2, 4], [5, 6], [0, 0]])
+    v = model.center.weight.detach().double().numpy()
+    u = model.context.weight.detach().double().numpy()
+
+    def log_sigmoid(x):
+        return -np.logaddexp(0, -x)  # stable for the large scores that std 3 produces
+
+    rows = zip(centres.tolist(), contexts.tolist(), negatives.tolist(), strict=True)
+    expected = np.mean(
+        [
+            -log_sigmoid(u[o] @ v[c]) - sum(log_sigmoid(-u[k] @ v[c]) for k in negs)
+            for c, o, negs in rows
+        ]
+    )
+    got = model(centres, contexts, negatives)
+    assert_true(got.dim() == 0, "SkipGram.forward returns a scalar", [f"shape {tuple(got.shape)}"])
+    # float32 sums of a few terms of size ~30: rounding is about 1e-5.
+    assert_close(
+        got,
+        expected,
+        "negative-sampling loss vs its formula",
+        atol=1e-4,
+        hint="negatives score -u_k . v_c inside the log-sigmoid; sum over k, mean over the batch",
+    )
+
+
+HAND_WORDS = ["a", "b", "c", "d"]
+HAND_VECTORS = np.array([[1.0, 0.0], [2.0, 0.2], [0.0, 1.0], [-1.0, 0.1]])
+HAND_VOCAB = Vocabulary(
+    HAND_WORDS, np.ones(4, dtype=np.int64), {w: i for i, w in enumerate("abcd")}
+)
+
+
+def test_nearest_neighbours_by_cosine():
+    got = nearest_neighbours(HAND_VECTORS, HAND_VOCAB, "a", k=2)
+    assert_true(
+        [w for w, _ in got] == ["b", "c"],
+        "nearest_neighbours of 'a'",
+        [f"expected ['b', 'c'] (a itself excluded), got {got}"],
+        hint="cosine ignores length: b = 2a + small, so it is the nearest although it is far",
+    )
+    assert_close([s for _, s in got], [2 / np.hypot(2, 0.2), 0.0], "similarities", atol=1e-9)
+    with pytest.raises(KeyError):
+        nearest_neighbours(HAND_VECTORS, HAND_VOCAB, "zebra")
+
+
+def test_group_hit_rate_on_hand_vectors():
+    got = group_hit_rate(HAND_VECTORS, HAND_VOCAB, {"x": ["a", "b"], "y": ["c", "d"]}, k=1)
+    # a and b are each other's nearest; c's nearest is b, d's is c: 3 of 4 words hit.
+    assert_close(got, 0.75, "group_hit_rate(k=1)", atol=1e-12)
+
+
+@pytest.fixture(scope="module")
+def synonym_model():
+    sentences, groups = synonym_corpus(2000, seed=0)
+    model = train_word2vec(
+        sentences,
+        dim=20,
+        window=2,
+        epochs=4,
+        batch_size=256,
+        lr=0.02,
+        subsample_threshold=1e-2,
+        seed=0,
+    )
+    return model, groups
+
+
+def test_training_loss_falls(synonym_model):
+    model, _ = synonym_model
+    losses = model.losses
+    assert_true(
+        len(losses) == 4 and losses[-1] < 0.85 * losses[0],
+        "train_word2vec: one loss per epoch, falling",
+        [f"losses {[round(x, 3) for x in losses]}"],
+        hint="zero_grad before backward; the reference falls from ~2.74 to ~2.15",
+    )
+
+
+def test_planted_synonyms_are_each_others_nearest_neighbours(synonym_model):
+    model, groups = synonym_model
+    assert_shape(model.vectors, (len(model.vocab.words), 20), "Word2Vec.vectors")
+    wrong = []
+    for members in groups.values():
+        for word in members:
+            neighbours = {w for w, _ in nearest_neighbours(model.vectors, model.vocab, word, 3)}
+            if neighbours != set(members) - {word}:
+                wrong.append(f"{word}: {sorted(neighbours)}")
+    # The reference gets every word right with a cosine margin of at least 0.45 over 6 seeds.
+    assert_true(
+        not wrong,
+        "each planted word's 3 nearest neighbours are its group mates",
+        wrong,
+        hint="check the pairs (both directions), the noise distribution and that you return "
+        "the centre vectors",
+    )
+
+
+def test_tsne_keeps_clusters_apart():
+    rng = np.random.default_rng(0)
+    centres = rng.normal(size=(3, 10)) * 5
+    points = np.concatenate([c + rng.normal(size=(10, 10)) for c in centres])
+    coords = tsne_coordinates(points, seed=0)
+    assert_shape(coords, (30, 2), "tsne_coordinates")
+    label = np.repeat(np.arange(3), 10)
+    distance = np.linalg.norm(coords[:, None] - coords[None], axis=-1)
+    same = label[:, None] == label[None]
+    within = distance[same & ~np.eye(30, dtype=bool)].mean()
+    across = distance[~same].mean()
+    assert_true(
+        within < 0.5 * across,
+        "t-SNE keeps three well-separated clusters apart",
+        [f"mean distance within clusters {within:.2f}, across {across:.2f}"],
+    )
+
+
+def test_plot_tsne_writes_a_png(synonym_model, tmp_path):
+    model, groups = synonym_model
+    path = plot_tsne(model.vectors, model.vocab, groups, tmp_path / "tsne.png")
+    with Image.open(path) as image:
+        assert_true(
+            image.format == "PNG" and image.size == (800, 800),
+            "plot_tsne writes an 800 x 800 PNG",
+            [f"got {image.format} of size {image.size}"],
+        )
