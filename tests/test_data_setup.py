@@ -4,9 +4,11 @@ what is there, and leaving a fresh clone able to load everything with no environ
 import gzip
 import hashlib
 import io
+import json
 import os
 import subprocess
 import sys
+import tarfile
 import zipfile
 from pathlib import Path
 
@@ -58,6 +60,9 @@ def target(tmp_path, monkeypatch):
     monkeypatch.setattr(setup, "NLTK_PACKAGES", ("stopwords", "punkt_tab"))
     monkeypatch.setattr(setup, "DATASETS", (TOY, GZIPPED))
     return tmp_path / "target"
+
+
+REAL_DATASETS = setup.DATASETS
 
 
 def test_from_copies_verifies_and_is_idempotent(tmp_path, target, capsys):
@@ -168,3 +173,42 @@ def test_fresh_clone_loads_everything_after_setup_from_the_prepared_copies(tmp_p
     assert loaded.returncode == 0, loaded.stderr
     again = kata_setup()
     assert again.returncode == 0 and "copied" not in again.stdout, again.stdout
+
+
+def test_cifar10_download_extracts_only_the_expected_members(tmp_path, target, monkeypatch):
+    members = {"cifar-10-batches-py/data_batch_1": b"batch", "cifar-10-batches-py/meta": b"m"}
+    archive = io.BytesIO()
+    with tarfile.open(fileobj=archive, mode="w:gz") as tar:
+        for name, content in [*members.items(), ("../escape", b"outside")]:
+            info = tarfile.TarInfo(name)
+            info.size = len(content)
+            tar.addfile(info, io.BytesIO(content))
+    body = archive.getvalue()
+
+    def urlopen(url, timeout):
+        response = io.BytesIO(body)
+        response.headers = {}
+        return response
+
+    monkeypatch.setattr(download, "urlopen", urlopen)
+    digest = "md5:" + hashlib.md5(body).hexdigest()
+    monkeypatch.setattr(setup, "CIFAR10_ARCHIVE", ("https://example.org/c.tar.gz", digest))
+    files = tuple(setup.DataFile(name, (sha256(content),)) for name, content in members.items())
+    cifar = setup.Dataset("CIFAR-10", files, setup._download_cifar10)
+    assert setup.setup_dataset(cifar, target, source=None)
+    assert (target / "cifar-10-batches-py" / "meta").read_bytes() == b"m"
+    assert not (tmp_path / "escape").exists() and not (target / "c.tar.gz").exists()
+
+
+def test_imdb_download_writes_the_prepared_layout(target, monkeypatch):
+    import datasets
+
+    splits = {
+        "train": [{"text": "good", "label": 1}, {"text": "bad", "label": 0}],
+        "test": [{"text": "fine", "label": 1}, {"text": "dull", "label": 0}],
+    }
+    monkeypatch.setattr(datasets, "load_dataset", lambda name: splits)
+    imdb = next(d for d in REAL_DATASETS if d.name == "IMDB reviews")
+    assert setup.setup_dataset(imdb, target, source=None)
+    lines = gzip.decompress((target / "imdb" / "reviews.jsonl.gz").read_bytes()).splitlines()
+    assert [json.loads(line)["label"] for line in lines] == [0, 0, 1, 1]  # sorted by label

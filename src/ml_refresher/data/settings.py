@@ -45,6 +45,7 @@ class DataCorruptError(OSError):
 
     def __init__(self, path: Path, problem: str):
         super().__init__(
-            f"{path} is damaged ({problem}). Delete it and run `{SETUP_COMMAND}` to fetch it again."
+            f"{path} is damaged ({problem}). Run `{SETUP_COMMAND}`: it checks every file and "
+            "replaces damaged ones."
         )
         self.path = path

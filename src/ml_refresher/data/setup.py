@@ -268,7 +268,7 @@ def setup_dataset(dataset: Dataset, root: Path, source: Path | None) -> bool:
         return True
     damaged = [root / file.path for file in bad if (root / file.path).exists()]
     if damaged:
-        problem += f"; damaged, delete and re-run: {', '.join(map(str, damaged))}"
+        problem += f"; damaged (failed its check): {', '.join(map(str, damaged))}"
     status = "MISSING" if dataset.required else "absent"
     note = "" if dataset.required else " (optional)"
     _report(status, dataset.name + note, None, problem.strip("; ") or str(folder))
