@@ -284,6 +284,10 @@ def run(source: str | None = None) -> int:
     origin = f"copying from {prepared}" if prepared else "downloading what is missing"
     print(f"kata setup: {origin}")
     print(f"data directory: {root}" + (f" (${DATA_ENV})" if os.environ.get(DATA_ENV) else ""))
+    if prepared is None:
+        from huggingface_hub import constants
+
+        print(f"Hugging Face cache (IMDB download): {constants.HF_HOME} ($HF_HOME)")
     complete = setup_nltk(nltk_target(), prepared / "nltk_data" if prepared else None)
     print(f"\nDatasets (in {root}):")
     for dataset in DATASETS:
