@@ -17,7 +17,8 @@ namespace {
 
 using simd::vec;
 
-constexpr int64_t R = 6;        // rows per register tile: R x 4 accumulators + 4 loads of B
+// Rows per register tile: R x 4 accumulators + 4 vectors of B fit the vector registers.
+constexpr int64_t R = simd::registers >= 32 ? 6 : 3;
 constexpr int64_t BR = 8 * R;   // queries per block
 constexpr int64_t BC = 64;      // keys per tile
 constexpr float minus_inf = -std::numeric_limits<float>::infinity();

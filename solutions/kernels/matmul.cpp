@@ -21,12 +21,14 @@ namespace {
 
 using simd::vec;
 
-constexpr int64_t MR = 12;                // rows of the C tile: MR x NV accumulators, 24 of
-constexpr int64_t NV = 2;                 // the 32 AVX-512 registers, the rest hold B and A
+// Rows of the C tile: MR x NV accumulators take 24 of AVX-512's 32 vector registers (12 of
+// AVX2's 16); the rest hold the NV vectors of B and the broadcast of A.
+constexpr int64_t MR = simd::registers >= 32 ? 12 : 6;
+constexpr int64_t NV = 2;
 constexpr int64_t NR = NV * simd::lanes;  // columns of the C tile
-constexpr int64_t KC = 384;               // B panel: KC x NR floats = 48 KiB, about L1
-constexpr int64_t MC = 10 * MR;           // A block: MC x KC floats = 180 KiB, in L2
-constexpr int64_t NC = 3072;              // B block: KC x NC floats = 4.5 MiB, in L3
+constexpr int64_t KC = 384;               // B panel: KC x NR floats, 48 KiB: L1
+constexpr int64_t MC = 10 * MR;           // A block: MC x KC floats, <= 180 KiB: L2
+constexpr int64_t NC = 3072;              // B block: KC x NC floats, 4.5 MiB: L3
 
 struct free_deleter {
   void operator()(float* p) const { std::free(p); }

@@ -1,6 +1,6 @@
-// Small SIMD vocabulary shared by the reference kernels: GCC/Clang vector extensions, which the
-// compiler maps to the widest registers the target has (one AVX-512 register per `vec` with
-// -march=native on an AVX-512 CPU, two AVX2 registers otherwise) - no intrinsics, no #ifdefs.
+// Small SIMD vocabulary shared by the reference kernels: GCC/Clang vector extensions, sized to
+// one register of the widest vector ISA the compiler targets (-march=native), so the compiler
+// emits AVX-512, AVX2 or SSE instructions from the same source, without intrinsics.
 #pragma once
 
 #include <cstdint>
@@ -9,7 +9,13 @@
 
 namespace simd {
 
-constexpr int64_t lanes = 16;
+#if defined(__AVX512F__)
+constexpr int64_t lanes = 16, registers = 32;
+#elif defined(__AVX__)
+constexpr int64_t lanes = 8, registers = 16;
+#else
+constexpr int64_t lanes = 4, registers = 16;
+#endif
 typedef float vec __attribute__((vector_size(lanes * sizeof(float))));
 typedef int32_t ivec __attribute__((vector_size(lanes * sizeof(int32_t))));
 
