@@ -2,13 +2,18 @@
 //
 //   for jc: NC columns of B and C       (the packed block of B lives in L2/L3)
 //     for pc: KC of the shared dimension (pack B[pc, jc] into NR-wide panels, all threads)
-//       for ic: MC rows of A and C       (pack A[ic, pc] into MR-tall panels, all threads)
-//         for jr: NR-wide panels of B    (threads split here; one B panel stays in L1)
+//       for ic: MC rows of A and C       (threads split here; each packs its A[ic, pc] into
+//                                         MR-tall panels, which stay in its core's L2)
+//         for jr: NR-wide panels of B    (one B panel stays in L1)
 //           for ir: MR-tall panels of A  -> micro-kernel: an MR x NR tile of C in registers
 //
 // Packing copies each block once into the exact order the micro-kernel reads it, so the hot
 // loop only does unit-stride loads; partial panels are zero-padded so the micro-kernel never
 // branches on the edge, and only the store of an edge tile goes through a small buffer.
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
 #include <algorithm>
 #include <cstdlib>
 #include <memory>
@@ -95,15 +100,26 @@ void matmul(const float* a, const float* b, float* c, int64_t m, int64_t k, int6
   const int64_t nc_max = std::min(NC, (n + NR - 1) / NR * NR);
   const int64_t kc_max = std::min(KC, k);
   const int64_t mc_max = std::min(MC, (m + MR - 1) / MR * MR);
+  const int64_t row_blocks = (m + MC - 1) / MC;
   auto b_packed = aligned_floats(kc_max * nc_max);
-  auto a_packed = aligned_floats(mc_max * kc_max);
+  // Waking threads costs microseconds on an idle machine and a scheduler time slice on a busy
+  // one: below a few million multiply-adds one thread is faster.
+  const bool worth_threads = m * n * k >= (int64_t{1} << 22);
 
-#pragma omp parallel
+#pragma omp parallel if (worth_threads)
   {
+    auto a_packed = aligned_floats(mc_max * kc_max);  // each thread packs its own A blocks
     float edge[MR * NR];  // an edge tile of C, computed in full and then copied in part
+    int threads = 1;
+#ifdef _OPENMP
+    threads = omp_get_num_threads();
+#endif
     for (int64_t jc = 0; jc < n; jc += NC) {
       const int64_t nc = std::min(NC, n - jc);
       const int64_t b_panels = (nc + NR - 1) / NR;
+      // Work items: a block of rows x a share of B's panels. Few row blocks (a short A) are
+      // split across column shares too, so that every thread gets work.
+      const int64_t shares = std::min(b_panels, (threads + row_blocks - 1) / row_blocks);
       for (int64_t pc = 0; pc < k; pc += KC) {
         const int64_t kc = std::min(KC, k - pc);
         const bool accumulate = pc > 0;  // the first slice of k writes C, later ones add to it
@@ -111,29 +127,33 @@ void matmul(const float* a, const float* b, float* c, int64_t m, int64_t k, int6
         for (int64_t q = 0; q < b_panels; ++q) {
           pack_b_panel(b + pc * n + jc, n, kc, nc, q, b_packed.get() + q * kc * NR);
         }
-        for (int64_t ic = 0; ic < m; ic += MC) {
-          const int64_t mc = std::min(MC, m - ic);
-          const int64_t a_panels = (mc + MR - 1) / MR;
-#pragma omp for schedule(static)
-          for (int64_t q = 0; q < a_panels; ++q) {
-            pack_a_panel(a + ic * k + pc, k, mc, kc, q, a_packed.get() + q * kc * MR);
-          }
-#pragma omp for schedule(static)
-          for (int64_t jr = 0; jr < b_panels; ++jr) {
-            const int64_t cols = std::min(NR, nc - jr * NR);
-            for (int64_t ir = 0; ir < a_panels; ++ir) {
-              const int64_t rows = std::min(MR, mc - ir * MR);
-              float* tile = c + (ic + ir * MR) * n + jc + jr * NR;
-              const float* a_panel = a_packed.get() + ir * kc * MR;
-              const float* b_panel = b_packed.get() + jr * kc * NR;
-              if (rows == MR && cols == NR) {
-                micro_kernel(kc, a_panel, b_panel, tile, n, accumulate);
-                continue;
-              }
-              micro_kernel(kc, a_panel, b_panel, edge, NR, false);
-              for (int64_t i = 0; i < rows; ++i) {
-                for (int64_t j = 0; j < cols; ++j) {
-                  tile[i * n + j] = (accumulate ? tile[i * n + j] : 0.0f) + edge[i * NR + j];
+        // Two barriers per slice of k (after packing B, after using it): with threads that the
+        // OS sometimes deschedules, every barrier costs, so none are spent per block of A.
+#pragma omp for collapse(2) schedule(static)
+        for (int64_t block = 0; block < row_blocks; ++block) {
+          for (int64_t share = 0; share < shares; ++share) {
+            const int64_t ic = block * MC, mc = std::min(MC, m - ic);
+            const int64_t a_panels = (mc + MR - 1) / MR;
+            for (int64_t q = 0; q < a_panels; ++q) {
+              pack_a_panel(a + ic * k + pc, k, mc, kc, q, a_packed.get() + q * kc * MR);
+            }
+            const int64_t jr_end = b_panels * (share + 1) / shares;
+            for (int64_t jr = b_panels * share / shares; jr < jr_end; ++jr) {
+              const int64_t cols = std::min(NR, nc - jr * NR);
+              for (int64_t ir = 0; ir < a_panels; ++ir) {
+                const int64_t rows = std::min(MR, mc - ir * MR);
+                float* tile = c + (ic + ir * MR) * n + jc + jr * NR;
+                const float* a_panel = a_packed.get() + ir * kc * MR;
+                const float* b_panel = b_packed.get() + jr * kc * NR;
+                if (rows == MR && cols == NR) {
+                  micro_kernel(kc, a_panel, b_panel, tile, n, accumulate);
+                  continue;
+                }
+                micro_kernel(kc, a_panel, b_panel, edge, NR, false);
+                for (int64_t i = 0; i < rows; ++i) {
+                  for (int64_t j = 0; j < cols; ++j) {
+                    tile[i * n + j] = (accumulate ? tile[i * n + j] : 0.0f) + edge[i * NR + j];
+                  }
                 }
               }
             }
