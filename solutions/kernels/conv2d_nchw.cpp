@@ -37,20 +37,26 @@ void im2col(const float* image, const conv2d_shape& sh, float* columns) {
 void conv2d_nchw(const float* x, const float* weight, const float* bias, float* out,
                  const conv2d_shape& sh) {
   const int64_t patch = sh.c * sh.kh * sh.kw, pixels = sh.oh * sh.ow;
-  int threads = 1;
+  int64_t threads = 1;
 #ifdef _OPENMP
   threads = omp_get_max_threads();
 #endif
   // With at least one image per thread, threads take whole images (one fork and join in all,
   // and matmul runs single-threaded inside); otherwise images go in turn and matmul splits each.
-#pragma omp parallel if (sh.n >= threads)
+  const bool by_image = sh.n >= threads;
+  // One buffer per thread, allocated here: an exception must not escape a parallel region.
+  std::vector<float> columns((by_image ? threads : 1) * patch * pixels);
+#pragma omp parallel if (by_image)
   {
-    std::vector<float> columns(patch * pixels);
+    float* own_columns = columns.data();
+#ifdef _OPENMP
+    own_columns += omp_get_thread_num() * patch * pixels;
+#endif
 #pragma omp for schedule(static)
     for (int64_t img = 0; img < sh.n; ++img) {
-      im2col(x + img * sh.c * sh.h * sh.w, sh, columns.data());
+      im2col(x + img * sh.c * sh.h * sh.w, sh, own_columns);
       float* result = out + img * sh.o * pixels;
-      matmul(weight, columns.data(), result, sh.o, patch, pixels);
+      matmul(weight, own_columns, result, sh.o, patch, pixels);
       for (int64_t oc = 0; bias != nullptr && oc < sh.o; ++oc) {
         for (int64_t p = 0; p < pixels; ++p) result[oc * pixels + p] += bias[oc];
       }

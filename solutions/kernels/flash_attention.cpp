@@ -4,6 +4,10 @@
 // exp(m_old - m_new) (the "online softmax"), so the t x s score matrix never exists: memory is
 // O(BR x BC) per thread, and every tile is reused from L1/L2 by the BR queries of the block.
 // Both products (scores = q k^T and o += p v) go through one register-blocked kernel.
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -88,27 +92,41 @@ void flash_attention(const float* q, const float* k, const float* v, float* out,
   }
 
   const int64_t q_blocks = (t + BR - 1) / BR;
+  int64_t threads = 1;
+#ifdef _OPENMP
+  threads = omp_get_max_threads();
+#endif
+  // Each thread's block buffers, allocated here: an exception must not escape a parallel region.
+  const int64_t per_thread = BR * d + BR * BC + BR * dp + 2 * BR;
+  std::vector<float> scratch(threads * per_thread);
 #pragma omp parallel
   {
-    std::vector<float> q_blk(BR * d), scores(BR * BC), o(BR * dp), m(BR), l(BR);
+    float* q_blk = scratch.data();
+#ifdef _OPENMP
+    q_blk += omp_get_thread_num() * per_thread;
+#endif
+    float* scores = q_blk + BR * d;  // BR x BC scores, then their exponentials p
+    float* o = scores + BR * BC;     // BR x dp unnormalised outputs
+    float* m = o + BR * dp;          // running max per query
+    float* l = m + BR;               // running sum of exp(score - m) per query
 #pragma omp for collapse(2) schedule(dynamic)
     for (int64_t h = 0; h < bh; ++h) {
       for (int64_t qb = 0; qb < q_blocks; ++qb) {
         const int64_t i0 = qb * BR, rows = std::min(BR, t - i0);
         // The block's queries, pre-scaled by 1/sqrt(d); rows past t are zero.
-        std::fill(q_blk.begin(), q_blk.end(), 0.0f);
+        std::fill(q_blk, q_blk + BR * d, 0.0f);
         for (int64_t i = 0; i < rows * d; ++i) q_blk[i] = q[(h * t + i0) * d + i] * scale;
-        std::fill(o.begin(), o.end(), 0.0f);
-        std::fill(m.begin(), m.end(), minus_inf);
-        std::fill(l.begin(), l.end(), 0.0f);
+        std::fill(o, o + BR * dp, 0.0f);
+        std::fill(m, m + BR, minus_inf);
+        std::fill(l, l + BR, 0.0f);
         // Causal: tiles whose first key is after the block's last query are masked entirely.
         const int64_t key_end = causal ? std::min(s, i0 + BR) : s;
         for (int64_t j0 = 0; j0 < key_end; j0 += BC) {
-          small_gemm(BR, BC, d, q_blk.data(), d, &k_t[h * d * sp + j0], sp, scores.data(), BC,
+          small_gemm(BR, BC, d, q_blk, d, &k_t[h * d * sp + j0], sp, scores, BC,
                      false);
           const bool masked = j0 + BC > s || (causal && j0 + BC - 1 > i0);
           for (int64_t i = 0; i < BR; ++i) {
-            float* row = scores.data() + i * BC;
+            float* row = scores + i * BC;
             if (masked) {
               const int64_t visible = causal ? std::min(s, i0 + i + 1) : s;
               for (int64_t j = std::max<int64_t>(0, visible - j0); j < BC; ++j) row[j] = minus_inf;
@@ -129,12 +147,12 @@ void flash_attention(const float* q, const float* k, const float* v, float* out,
             }
             l[i] = l[i] * alpha + simd::reduce_sum(sum);
             m[i] = m_new;
-            float* o_row = o.data() + i * dp;
+            float* o_row = o + i * dp;
             for (int64_t c = 0; c < dp; c += simd::lanes) {
               simd::store(o_row + c, simd::load(o_row + c) * alpha);
             }
           }
-          small_gemm(BR, dp, BC, scores.data(), BC, &v_pad[(h * sp + j0) * dp], dp, o.data(), dp,
+          small_gemm(BR, dp, BC, scores, BC, &v_pad[(h * sp + j0) * dp], dp, o, dp,
                      true);
         }
         for (int64_t i = 0; i < rows; ++i) {

@@ -17,6 +17,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <memory>
+#include <new>
 
 #include "kernels.h"
 #include "simd.h"
@@ -39,10 +40,13 @@ struct free_deleter {
   void operator()(float* p) const { std::free(p); }
 };
 
-// 64-byte aligned scratch, so that packed panels start on a cache line.
+// 64-byte aligned scratch, so that packed panels start on a cache line. Allocated before any
+// parallel region: an exception must not escape one (Python gets a MemoryError instead).
 std::unique_ptr<float[], free_deleter> aligned_floats(int64_t count) {
   const size_t bytes = (static_cast<size_t>(count) * sizeof(float) + 63) / 64 * 64;
-  return std::unique_ptr<float[], free_deleter>(static_cast<float*>(std::aligned_alloc(64, bytes)));
+  float* p = static_cast<float*>(std::aligned_alloc(64, bytes));
+  if (p == nullptr) throw std::bad_alloc();
+  return std::unique_ptr<float[], free_deleter>(p);
 }
 
 // tile (MR x NR, row stride ldc) = a_panel (MR x kc, packed column by column) @ b_panel
@@ -101,19 +105,25 @@ void matmul(const float* a, const float* b, float* c, int64_t m, int64_t k, int6
   const int64_t kc_max = std::min(KC, k);
   const int64_t mc_max = std::min(MC, (m + MR - 1) / MR * MR);
   const int64_t row_blocks = (m + MC - 1) / MC;
-  auto b_packed = aligned_floats(kc_max * nc_max);
   // Waking threads costs microseconds on an idle machine and a scheduler time slice on a busy
   // one: below a few million multiply-adds one thread is faster.
-  const bool worth_threads = m * n * k >= (int64_t{1} << 22);
+  [[maybe_unused]] const bool worth_threads = m * n * k >= (int64_t{1} << 22);
+  int64_t max_threads = 1;
+#ifdef _OPENMP
+  if (worth_threads) max_threads = omp_get_max_threads();
+#endif
+  auto b_packed = aligned_floats(kc_max * nc_max);
+  auto a_packed = aligned_floats(max_threads * mc_max * kc_max);  // one A block per thread
 
 #pragma omp parallel if (worth_threads)
   {
-    auto a_packed = aligned_floats(mc_max * kc_max);  // each thread packs its own A blocks
-    float edge[MR * NR];  // an edge tile of C, computed in full and then copied in part
-    int threads = 1;
+    int64_t threads = 1, thread = 0;
 #ifdef _OPENMP
     threads = omp_get_num_threads();
+    thread = omp_get_thread_num();
 #endif
+    float* a_block = a_packed.get() + thread * mc_max * kc_max;
+    float edge[MR * NR];  // an edge tile of C, computed in full and then copied in part
     for (int64_t jc = 0; jc < n; jc += NC) {
       const int64_t nc = std::min(NC, n - jc);
       const int64_t b_panels = (nc + NR - 1) / NR;
@@ -135,7 +145,7 @@ void matmul(const float* a, const float* b, float* c, int64_t m, int64_t k, int6
             const int64_t ic = block * MC, mc = std::min(MC, m - ic);
             const int64_t a_panels = (mc + MR - 1) / MR;
             for (int64_t q = 0; q < a_panels; ++q) {
-              pack_a_panel(a + ic * k + pc, k, mc, kc, q, a_packed.get() + q * kc * MR);
+              pack_a_panel(a + ic * k + pc, k, mc, kc, q, a_block + q * kc * MR);
             }
             const int64_t jr_end = b_panels * (share + 1) / shares;
             for (int64_t jr = b_panels * share / shares; jr < jr_end; ++jr) {
@@ -143,7 +153,7 @@ void matmul(const float* a, const float* b, float* c, int64_t m, int64_t k, int6
               for (int64_t ir = 0; ir < a_panels; ++ir) {
                 const int64_t rows = std::min(MR, mc - ir * MR);
                 float* tile = c + (ic + ir * MR) * n + jc + jr * NR;
-                const float* a_panel = a_packed.get() + ir * kc * MR;
+                const float* a_panel = a_block + ir * kc * MR;
                 const float* b_panel = b_packed.get() + jr * kc * NR;
                 if (rows == MR && cols == NR) {
                   micro_kernel(kc, a_panel, b_panel, tile, n, accumulate);
