@@ -22,6 +22,7 @@ CASES = [
     (1, 16, 9, 9, 7, 5, 5, 3, 2, False),
     (3, 8, 17, 17, 13, 3, 3, 1, 1, True),
     (1, 5, 8, 31, 6, 1, 1, 2, 0, True),
+    (2, 2, 3, 1, 3, 3, 3, 2, 1, True),  # a one-pixel-wide image: some taps only see padding
 ]
 HINT = "output size (h + 2*padding - kh) // stride + 1; reads outside the image are 0"
 

@@ -6,6 +6,7 @@
 #include <omp.h>
 #endif
 
+#include <algorithm>
 #include <vector>
 
 #include "kernels.h"
@@ -13,21 +14,33 @@
 namespace kernels {
 namespace {
 
+// a / b rounded down (C++ division rounds toward zero), for b > 0.
+int64_t floor_div(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
+
 // Row (ch, dy, dx) of `columns` holds, for every output pixel, the input it sees through that
-// weight; reads outside the image are the zero padding.
+// weight; reads outside the image are the zero padding. Per output row, the pixels that read
+// inside the image form one range [x_begin, x_end): no bounds test in the copy loop.
 void im2col(const float* image, const conv2d_shape& sh, float* columns) {
   const int64_t pixels = sh.oh * sh.ow;
   for (int64_t row = 0; row < sh.c * sh.kh * sh.kw; ++row) {
     const int64_t ch = row / (sh.kh * sh.kw), dy = row / sh.kw % sh.kh, dx = row % sh.kw;
     const float* plane = image + ch * sh.h * sh.w;
-    float* dst = columns + row * pixels;
+    // ox reads column ox * stride - shift: inside the image from ceil(shift / stride) to
+    // floor((w - 1 + shift) / stride), both of which may be negative.
+    const int64_t shift = sh.padding - dx;
+    const int64_t x_begin = std::clamp(-floor_div(-shift, sh.stride), int64_t{0}, sh.ow);
+    const int64_t x_end = std::clamp(floor_div(sh.w - 1 + shift, sh.stride) + 1, x_begin, sh.ow);
     for (int64_t oy = 0; oy < sh.oh; ++oy) {
+      float* dst = columns + row * pixels + oy * sh.ow;
       const int64_t iy = oy * sh.stride - sh.padding + dy;
-      for (int64_t ox = 0; ox < sh.ow; ++ox) {
-        const int64_t ix = ox * sh.stride - sh.padding + dx;
-        const bool inside = iy >= 0 && iy < sh.h && ix >= 0 && ix < sh.w;
-        dst[oy * sh.ow + ox] = inside ? plane[iy * sh.w + ix] : 0.0f;
+      if (iy < 0 || iy >= sh.h) {
+        std::fill(dst, dst + sh.ow, 0.0f);
+        continue;
       }
+      const float* src = plane + iy * sh.w - shift;
+      std::fill(dst, dst + x_begin, 0.0f);
+      for (int64_t ox = x_begin; ox < x_end; ++ox) dst[ox] = src[ox * sh.stride];
+      std::fill(dst + x_end, dst + sh.ow, 0.0f);
     }
   }
 }
