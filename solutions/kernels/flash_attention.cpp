@@ -21,8 +21,10 @@ namespace {
 
 using simd::vec;
 
-// Rows per register tile: R x 4 accumulators + 4 vectors of B fit the vector registers.
-constexpr int64_t R = simd::registers >= 32 ? 6 : 3;
+// A register tile is R rows x up to NV_MAX vectors of c: 24 accumulators + 4 vectors of b with
+// AVX-512's 32 registers, 12 + 2 with AVX2's 16.
+constexpr int64_t R = 6;
+constexpr int64_t NV_MAX = simd::registers >= 32 ? 4 : 2;
 constexpr int64_t BR = 8 * R;   // queries per block
 constexpr int64_t BC = 64;      // keys per tile
 constexpr float minus_inf = -std::numeric_limits<float>::infinity();
@@ -60,10 +62,10 @@ void register_tile(int64_t kdim, const float* a, int64_t lda, const float* b, in
 void small_gemm(int64_t rows, int64_t cols, int64_t kdim, const float* a, int64_t lda,
                 const float* b, int64_t ldb, float* c, int64_t ldc, bool accumulate) {
   for (int64_t i = 0; i < rows; i += R) {
-    for (int64_t j = 0; j < cols; j += 4 * simd::lanes) {
+    for (int64_t j = 0; j < cols; j += NV_MAX * simd::lanes) {
       const float* a_rows = a + i * lda;
       float* c_tile = c + i * ldc + j;
-      switch (std::min<int64_t>(4, (cols - j) / simd::lanes)) {
+      switch (std::min(NV_MAX, (cols - j) / simd::lanes)) {
         case 4: register_tile<4>(kdim, a_rows, lda, b + j, ldb, c_tile, ldc, accumulate); break;
         case 3: register_tile<3>(kdim, a_rows, lda, b + j, ldb, c_tile, ldc, accumulate); break;
         case 2: register_tile<2>(kdim, a_rows, lda, b + j, ldb, c_tile, ldc, accumulate); break;
