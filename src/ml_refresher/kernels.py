@@ -111,8 +111,8 @@ def attention(q, k, v, *, causal: bool = False, threads: int | None = None):
     return _like_inputs(module.flash_attention(*arrays, causal, _thread_count(threads)), q, k, v)
 
 
-def conv2d(x, weight, bias=None, *, stride: int = 1, padding: int = 0, threads=None):
-    """2-D convolution (cross-correlation, as torch), zero padding.
+def conv2d(x, weight, bias=None, *, stride: int = 1, padding: int = 0, threads: int | None = None):
+    """2-D convolution (cross-correlation, as torch), zero padding, 0 <= padding < kernel size.
     x: (n, c, h, w), weight: (o, c, kh, kw), bias: (o,) or None, float32
     -> (n, o, (h + 2*padding - kh) // stride + 1, (w + 2*padding - kw) // stride + 1)."""
     x_arr = _as_float32_array(x, "x", 4)
