@@ -3,16 +3,24 @@ argument, for both compiled modules (these checks are the support package's, not
 
 import numpy as np
 import pytest
+import torch
 
 from ml_refresher import _kernels_learner, _kernels_reference, kernels
 
 F32 = np.float32
+MODULES = [_kernels_learner, _kernels_reference]
+
+
+def ones(*shape):
+    return np.ones(shape, F32)
+
+
 BAD_MATMUL_CALLS = [
-    (np.ones((2, 3)), np.ones((3, 2), F32), TypeError, "a must have dtype float32"),
-    (np.ones((2, 3), F32), np.ones((2, 2), F32), ValueError, "a and b do not chain"),
-    (np.ones(3, F32), np.ones((3, 2), F32), ValueError, "a must have 2 dimensions"),
-    (np.ones((2, 3), F32), [[1.0]], TypeError, "b must be a numpy.ndarray or torch.Tensor"),
-    (np.ones((0, 3), F32), np.ones((3, 2), F32), ValueError, "a must not have an empty"),
+    (np.ones((2, 3)), ones(3, 2), TypeError, "a must have dtype float32"),
+    (ones(2, 3), ones(2, 2), ValueError, "a and b do not chain"),
+    (ones(3), ones(3, 2), ValueError, "a must have 2 dimensions"),
+    (ones(2, 3), [[1.0]], TypeError, "b must be a numpy.ndarray or torch.Tensor"),
+    (ones(0, 3), ones(3, 2), ValueError, "a must not have an empty"),
 ]
 
 
@@ -22,15 +30,98 @@ def test_front_end_rejects_bad_matmul_input(a, b, error, message):
         kernels.matmul(a, b)
 
 
-@pytest.mark.parametrize("module", [_kernels_learner, _kernels_reference])
+@pytest.mark.parametrize(
+    ("call", "error", "message"),
+    [
+        (lambda: kernels.softmax(np.array(1.0, F32)), ValueError, "x must have at least 1 dim"),
+        (lambda: kernels.softmax(ones(3, 0)), ValueError, "x must not have an empty"),
+        (lambda: kernels.softmax(ones(3).astype(np.float16)), TypeError, "x must have dtype"),
+        (
+            lambda: kernels.attention(ones(1, 2, 3), ones(1, 1, 2, 3), ones(1, 1, 2, 3)),
+            ValueError,
+            "q must have 4 dimensions",
+        ),
+        (
+            lambda: kernels.attention(ones(1, 1, 2, 3), ones(1, 1, 2, 4), ones(1, 1, 2, 4)),
+            ValueError,
+            "k must have q's batch, heads and head size",
+        ),
+        (
+            lambda: kernels.attention(ones(1, 1, 2, 3), ones(1, 1, 2, 3), ones(1, 1, 5, 3)),
+            ValueError,
+            "v must have the shape of k",
+        ),
+        (
+            lambda: kernels.attention(
+                ones(1, 1, 2, 3), ones(1, 1, 2, 3), ones(1, 1, 2, 3), causal=1
+            ),
+            TypeError,
+            "causal must be a bool",
+        ),
+        (
+            lambda: kernels.conv2d(ones(1, 2, 5, 5), ones(3, 4, 3, 3)),
+            ValueError,
+            "weight's input channels differ from x's",
+        ),
+        (
+            lambda: kernels.conv2d(ones(1, 2, 5, 5), ones(3, 2, 3, 3), ones(4)),
+            ValueError,
+            "bias must have one value per output channel",
+        ),
+        (
+            lambda: kernels.conv2d(ones(1, 2, 5, 5), ones(3, 2, 3, 3), ones(1, 3)),
+            ValueError,
+            "bias must have 1 dimensions",
+        ),
+        (
+            lambda: kernels.conv2d(ones(1, 2, 5, 5), ones(3, 2, 3, 3), stride=0),
+            ValueError,
+            "stride must be >= 1",
+        ),
+        (
+            lambda: kernels.conv2d(ones(1, 2, 5, 5), ones(3, 2, 3, 3), stride=1.5),
+            TypeError,
+            "stride must be an int",
+        ),
+        (
+            lambda: kernels.conv2d(ones(1, 2, 5, 5), ones(3, 2, 3, 3), padding=-1),
+            ValueError,
+            "padding must be in",
+        ),
+        (
+            lambda: kernels.conv2d(ones(1, 2, 5, 5), ones(3, 2, 3, 3), padding=2**62),
+            ValueError,
+            "padding must be in",
+        ),
+        (
+            lambda: kernels.conv2d(ones(1, 2, 2, 5), ones(3, 2, 3, 3)),
+            ValueError,
+            "larger than the padded input",
+        ),
+        (
+            lambda: kernels.conv2d(ones(1, 2, 5, 5), ones(3, 2, 3, 3), padding=float("nan")),
+            TypeError,
+            "padding must be an int",
+        ),
+        (lambda: kernels.softmax(ones(3), threads=0), ValueError, "threads must be >= 1"),
+        (lambda: kernels.softmax(ones(3), threads="2"), TypeError, "threads must be an int"),
+    ],
+)
+def test_front_end_rejects_bad_kernel_arguments(call, error, message):
+    with pytest.raises(error, match=message):
+        call()
+
+
+@pytest.mark.parametrize("module", MODULES)
 @pytest.mark.parametrize(
     ("a", "b", "error", "message"),
     [
-        (np.ones((2, 3)), np.ones((3, 2), F32), TypeError, "a must have dtype float32"),
-        (np.ones((2, 3), F32), np.ones((2, 2), F32), ValueError, "inner dimensions differ"),
-        (np.ones((2, 3), F32), np.ones(3, F32), ValueError, "b must have 2 dimensions"),
-        (np.ones((3, 2), F32).T, np.ones((3, 2), F32), ValueError, "a must be C-contiguous"),
-        (np.ones((2, 3), F32), [[1.0]], TypeError, "b must be a numpy.ndarray"),
+        (np.ones((2, 3)), ones(3, 2), TypeError, "a must have dtype float32"),
+        (ones(2, 3), ones(2, 2), ValueError, "inner dimensions differ"),
+        (ones(2, 3), ones(3), ValueError, "b must have 2 dimensions"),
+        (ones(3, 2).T, ones(3, 2), ValueError, "a must be C-contiguous"),
+        (ones(2, 3), [[1.0]], TypeError, "b must be a numpy.ndarray"),
+        (ones(2, 0), ones(0, 2), ValueError, "a must not have an empty dimension"),
     ],
 )
 def test_bindings_reject_bad_input_without_crashing(module, a, b, error, message):
@@ -38,6 +129,95 @@ def test_bindings_reject_bad_input_without_crashing(module, a, b, error, message
         module.matmul(a, b)
 
 
-def test_learner_stub_raises_not_implemented_naming_the_file():
-    with pytest.raises(NotImplementedError, match="kernels/matmul.cpp"):
-        _kernels_learner.matmul(np.ones((2, 2), F32), np.ones((2, 2), F32))
+@pytest.mark.parametrize("module", MODULES)
+@pytest.mark.parametrize(
+    ("name", "args", "error", "message"),
+    [
+        ("softmax_rows", (np.array(1.0, F32),), ValueError, "x must have at least 1"),
+        ("softmax_rows", (ones(4, 4)[:, ::2],), ValueError, "x must be C-contiguous"),
+        ("matmul", (ones(2, 2), ones(2, 2), -1), ValueError, "threads must be >= 0"),
+        (
+            "flash_attention",
+            (ones(1, 1, 2, 3), ones(1, 2, 2, 3), ones(1, 2, 2, 3)),
+            ValueError,
+            "k must have q's batch",
+        ),
+        (
+            "flash_attention",
+            (ones(1, 1, 2, 3), ones(1, 1, 2, 3), ones(1, 1, 2, 3, 1)),
+            ValueError,
+            "v must have 4 dimensions",
+        ),
+        (
+            "conv2d_nchw",
+            (ones(1, 2, 5, 5), ones(3, 2, 3, 3), None, 1, 3),
+            ValueError,
+            "padding must be in",
+        ),
+        (
+            "conv2d_nchw",
+            (ones(1, 2, 5, 5), ones(3, 2, 3, 3), None, -2, 0),
+            ValueError,
+            "stride must be >= 1",
+        ),
+        (
+            "conv2d_nchw",
+            (ones(1, 2, 5, 5), ones(3, 2, 3, 3), [1.0, 2.0, 3.0]),
+            TypeError,
+            "bias must be a numpy.ndarray",
+        ),
+    ],
+)
+def test_bindings_check_every_kernel_argument(module, name, args, error, message):
+    with pytest.raises(error, match=message):
+        getattr(module, name)(*args)
+
+
+@pytest.mark.parametrize(
+    ("name", "args"),
+    [
+        ("matmul", (ones(2, 2), ones(2, 2))),
+        ("softmax_rows", (ones(2, 2),)),
+        ("flash_attention", (ones(1, 1, 2, 2), ones(1, 1, 2, 2), ones(1, 1, 2, 2))),
+        ("conv2d_nchw", (ones(1, 1, 2, 2), ones(1, 1, 1, 1))),
+    ],
+)
+def test_learner_stub_raises_not_implemented_naming_the_file(name, args):
+    with pytest.raises(NotImplementedError, match=f"kernels/{name}.cpp: {name}"):
+        getattr(_kernels_learner, name)(*args)
+
+
+def test_front_end_does_not_copy_contiguous_float32_input():
+    t = torch.ones(3, 4)
+    assert np.shares_memory(kernels._as_float32_array(t, "x", 2), t.numpy())
+    a = ones(3, 4)
+    assert kernels._as_float32_array(a, "x", 2) is a
+    strided = ones(4, 4)[:, ::2]  # copied once, so that the kernel sees contiguous rows
+    assert kernels._as_float32_array(strided, "x", 2).flags.c_contiguous
+
+
+def test_front_end_takes_torch_tensors_and_returns_tensors(monkeypatch):
+    monkeypatch.setenv("ML_REFRESHER_IMPL", "solutions")
+    x = torch.randn(3, 5, requires_grad=True)
+    y = kernels.softmax(x)
+    assert isinstance(y, torch.Tensor)
+    torch.testing.assert_close(y, torch.softmax(x.detach(), -1))
+
+
+def test_threads_argument_and_default(monkeypatch):
+    monkeypatch.setenv("ML_REFRESHER_IMPL", "solutions")
+    assert kernels.max_threads() >= 1
+    a = np.random.default_rng(0).standard_normal((40, 30)).astype(F32)
+    np.testing.assert_allclose(kernels.matmul(a, a.T, threads=1), a @ a.T, atol=1e-4)
+    assert kernels.max_threads() >= 1  # the call restores the default thread count
+
+
+def test_kata_bench_prints_the_table_and_saves_json(tmp_path, capsys):
+    from ml_refresher import bench
+
+    out = tmp_path / "bench.json"
+    status = bench.run("solutions", quick=True, threads=[1], out=out, keyword="matmul and 128")
+    printed = capsys.readouterr().out
+    assert status == 0, printed
+    assert out.exists()
+    assert "128x128 @ 128x128" in printed and "torch.matmul" in printed and "x\n" in printed

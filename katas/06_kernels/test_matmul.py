@@ -7,28 +7,87 @@ Editing kernels/matmul.cpp is enough: the next import rebuilds the module.
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ml_refresher import kernels
-from ml_refresher.testing import assert_close
+from ml_refresher.testing import assert_close, assert_shape
 
-SHAPES = [(1, 1, 1), (1, 7, 1), (3, 5, 7), (17, 13, 31), (64, 64, 64), (65, 129, 33)]
+# 1s, primes, and sizes that are not multiples of any tile or block size a kernel is likely to
+# use (8, 12, 16, 32, 64, ...); k = 400 and m = 131 cross the reference's k and row blocks
+# (384 and 120), n = 3100 its column block (3072).
+SHAPES = [
+    (1, 1, 1),
+    (1, 7, 1),
+    (3, 5, 7),
+    (17, 13, 31),
+    (64, 64, 64),
+    (65, 129, 33),
+    (131, 400, 97),
+    (2, 5, 3100),
+]
+HINT = "check the edges: the last partial block of rows, columns and k (README, matmul steps)"
 
 
 def random_matrix(rows, cols, seed):
     return np.random.default_rng(seed).standard_normal((rows, cols)).astype(np.float32)
 
 
+def tolerance(k):
+    # A float32 dot product of k standard-normal products has a typical rounding error of about
+    # eps * k (eps = 6e-8) in any summation order; 1e-6 * k is ~16x that, while an indexing
+    # or edge bug gives errors of order 1.
+    return 1e-6 * k + 1e-6
+
+
+def test_matmul_returns_m_by_n():
+    c = kernels.matmul(random_matrix(3, 5, 0), random_matrix(5, 7, 1))
+    assert_shape(c, (3, 7), "matmul (3x5) @ (5x7)")
+
+
+def test_matmul_hand_case():
+    a = np.array([[1, 2], [3, 4]], np.float32)
+    b = np.array([[5, 6], [7, 8]], np.float32)
+    expected = np.array([[19, 22], [43, 50]], np.float32)
+    # Small integers are exact in float32: any difference is a bug.
+    assert_close(kernels.matmul(a, b), expected, "[[1,2],[3,4]] @ [[5,6],[7,8]]", atol=0.0)
+
+
 @pytest.mark.parametrize(("m", "k", "n"), SHAPES)
 def test_matmul_agrees_with_torch(m, k, n):
     a, b = random_matrix(m, k, 0), random_matrix(k, n, 1)
     expected = torch.from_numpy(a) @ torch.from_numpy(b)
-    # float32 sums of k products with O(1) terms: rounding grows like sqrt(k) * 6e-8 per term
-    # times |terms|; 1e-4 absolute covers k <= 129 with a wide margin for any summation order.
-    assert_close(kernels.matmul(a, b), expected, f"matmul {m}x{k} @ {k}x{n} vs torch", atol=1e-4)
+    got = kernels.matmul(a, b)
+    assert_close(got, expected, f"matmul {m}x{k} @ {k}x{n} vs torch", atol=tolerance(k), hint=HINT)
+
+
+@settings(max_examples=15, deadline=None, derandomize=True)
+@given(m=st.integers(1, 80), k=st.integers(1, 80), n=st.integers(1, 80))
+def test_matmul_agrees_with_numpy_on_any_shape(m, k, n):
+    a, b = random_matrix(m, k, m), random_matrix(k, n, n)
+    expected = a.astype(np.float64) @ b.astype(np.float64)
+    got = kernels.matmul(a, b)
+    assert_close(
+        got, expected, f"matmul {m}x{k} @ {k}x{n} vs float64", atol=tolerance(k), hint=HINT
+    )
+
+
+def test_matmul_gives_the_same_answer_on_one_and_two_threads():
+    a, b = random_matrix(200, 150, 0), random_matrix(150, 160, 1)  # big enough to split
+    one = kernels.matmul(a, b, threads=1)
+    # Threads that split the rows or columns of C do not change any sum; a race (two threads
+    # writing one element, or a shared buffer) does, by far more than this rounding margin.
+    assert_close(
+        kernels.matmul(a, b, threads=2),
+        one,
+        "matmul with threads=2 vs threads=1",
+        atol=tolerance(150),
+        hint="give each thread its own rows/columns of C and its own packing buffer",
+    )
 
 
 def test_matmul_accepts_torch_tensors_and_returns_one():
-    a, b = torch.randn(4, 3), torch.randn(3, 2)
+    a, b = torch.randn(4, 3, generator=torch.Generator().manual_seed(0)), torch.ones(3, 2)
     got = kernels.matmul(a, b)
     assert isinstance(got, torch.Tensor), f"expected a torch.Tensor back, got {type(got).__name__}"
-    assert_close(got, a @ b, "matmul on torch tensors", atol=1e-5)
+    assert_close(got, a @ b, "matmul on torch tensors", atol=tolerance(3))

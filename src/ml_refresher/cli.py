@@ -7,6 +7,7 @@ kata watch KATA      re-run the kata's tests whenever a file of its topic change
 kata reset KATA      restore the stub from git, keeping a backup of your version
 kata verify          both gates: green on the reference, red on the stubs; per-kata table
 kata setup           fetch (or, with --from DIR, copy) the data the katas read
+kata bench           time the C++ kernels against torch (GFLOP/s, ratio), saves the JSON
 """
 
 from __future__ import annotations
@@ -278,6 +279,12 @@ def cmd_setup(args: argparse.Namespace) -> int:
     return setup.run(source=args.source)
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    from ml_refresher import bench
+
+    return bench.run(args.impl, args.quick, args.threads, args.out, args.keyword)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kata", description=__doc__.split("\n")[0])
     parser.set_defaults(handler=cmd_board)
@@ -312,6 +319,21 @@ def build_parser() -> argparse.ArgumentParser:
         "--from", dest="source", metavar="DIR", help="a prepared local directory to copy from"
     )
     setup.set_defaults(handler=cmd_setup)
+    bench = sub.add_parser("bench", help="time the C++ kernels against torch")
+    bench.add_argument(
+        "--impl", choices=impl.IMPLEMENTATIONS, default="learner", help="whose kernels"
+    )
+    bench.add_argument(
+        "--quick", action="store_true", help="small sizes, seconds instead of minutes"
+    )
+    bench.add_argument(
+        "--threads", type=int, nargs="+", help="thread counts (default: 1 and every core)"
+    )
+    bench.add_argument(
+        "--out", type=Path, help="JSON path (default: .kata/bench/<impl>-<time>.json)"
+    )
+    bench.add_argument("-k", dest="keyword", help="only the cases pytest -k selects, e.g. matmul")
+    bench.set_defaults(handler=cmd_bench)
     return parser
 
 

@@ -1,14 +1,17 @@
 """Front end of the C++ kernels: accepts NumPy arrays or CPU torch tensors, checks them, and
 calls the learner's or the reference module (see ml_refresher.impl).
 
-Inputs that are already C-contiguous float32 are passed through without a copy; anything else
-gets a TypeError or ValueError that names the argument. Results are NumPy arrays, or torch
-tensors sharing their memory when the inputs were tensors.
+Inputs that are already C-contiguous float32 are passed through without a copy (other layouts
+are copied once); a wrong type, dtype, rank, empty dimension or disagreeing shape gets a
+TypeError or ValueError that names the argument. Results are NumPy arrays, or torch tensors
+sharing their memory when an input was a tensor. Threads: `threads=N` per call, else
+$OMP_NUM_THREADS, else every core.
 """
 
 from __future__ import annotations
 
 import importlib
+import numbers
 
 import numpy as np
 
@@ -21,7 +24,9 @@ def _module_for(kernel: str):
     return importlib.import_module(f"ml_refresher.{name}")
 
 
-def _as_float32_array(x, name: str, ndim: int) -> np.ndarray:
+def _as_float32_array(x, name: str, ndim: int | None) -> np.ndarray:
+    """x as a C-contiguous float32 array (no copy if it already is one) of rank `ndim` (any rank
+    >= 1 when None), or a TypeError/ValueError naming `name`."""
     try:
         import torch
     except ImportError:  # torch is a dependency, but the kernels do not need it
@@ -36,11 +41,29 @@ def _as_float32_array(x, name: str, ndim: int) -> np.ndarray:
         raise TypeError(f"{name} must be a numpy.ndarray or torch.Tensor, got {type(x).__name__}")
     if x.dtype != np.float32:
         raise TypeError(f"{name} must have dtype float32, got {x.dtype}")
-    if x.ndim != ndim:
+    if ndim is None and x.ndim < 1:
+        raise ValueError(f"{name} must have at least 1 dimension, got a scalar")
+    if ndim is not None and x.ndim != ndim:
         raise ValueError(f"{name} must have {ndim} dimensions, got shape {x.shape}")
     if 0 in x.shape:
         raise ValueError(f"{name} must not have an empty dimension, got shape {x.shape}")
     return np.ascontiguousarray(x)
+
+
+def _as_int(value, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
+    return int(value)
+
+
+def _thread_count(threads) -> int:
+    """The bindings' `threads`: 0 means OpenMP's default ($OMP_NUM_THREADS, else every core)."""
+    if threads is None:
+        return 0
+    count = _as_int(threads, "threads")
+    if count < 1:
+        raise ValueError(f"threads must be >= 1 (or None for the default), got {count}")
+    return count
 
 
 def _like_inputs(result: np.ndarray, *inputs):
@@ -53,7 +76,12 @@ def _like_inputs(result: np.ndarray, *inputs):
     return result
 
 
-def matmul(a, b):
+def max_threads() -> int:
+    """Threads a kernel uses when called with threads=None ($OMP_NUM_THREADS, else every core)."""
+    return _module_for("matmul").max_threads()
+
+
+def matmul(a, b, *, threads: int | None = None):
     """c = a @ b. a: (m, k), b: (k, n), float32 -> c: (m, n)."""
     a_arr = _as_float32_array(a, "a", 2)
     b_arr = _as_float32_array(b, "b", 2)
@@ -62,4 +90,41 @@ def matmul(a, b):
             f"a and b do not chain: a is {a_arr.shape}, b is {b_arr.shape} "
             f"(a's columns must equal b's rows)"
         )
-    return _like_inputs(_module_for("matmul").matmul(a_arr, b_arr), a, b)
+    c = _module_for("matmul").matmul(a_arr, b_arr, _thread_count(threads))
+    return _like_inputs(c, a, b)
+
+
+def softmax(x, *, threads: int | None = None):
+    """Softmax over the last axis. x: (..., n), float32 -> same shape, each row summing to 1."""
+    x_arr = _as_float32_array(x, "x", None)
+    y = _module_for("softmax_rows").softmax_rows(x_arr, _thread_count(threads))
+    return _like_inputs(y, x)
+
+
+def attention(q, k, v, *, causal: bool = False, threads: int | None = None):
+    """softmax(q @ k^T / sqrt(d), causal mask if asked) @ v, fused (no seq x seq matrix).
+    q: (batch, heads, t, d), k and v: (batch, heads, s, d), float32 -> (batch, heads, t, d)."""
+    arrays = [_as_float32_array(a, name, 4) for a, name in ((q, "q"), (k, "k"), (v, "v"))]
+    if not isinstance(causal, bool):
+        raise TypeError(f"causal must be a bool, got {type(causal).__name__}")
+    module = _module_for("flash_attention")
+    return _like_inputs(module.flash_attention(*arrays, causal, _thread_count(threads)), q, k, v)
+
+
+def conv2d(x, weight, bias=None, *, stride: int = 1, padding: int = 0, threads: int | None = None):
+    """2-D convolution (cross-correlation, as torch), zero padding, 0 <= padding < kernel size.
+    x: (n, c, h, w), weight: (o, c, kh, kw), bias: (o,) or None, float32
+    -> (n, o, (h + 2*padding - kh) // stride + 1, (w + 2*padding - kw) // stride + 1)."""
+    x_arr = _as_float32_array(x, "x", 4)
+    w_arr = _as_float32_array(weight, "weight", 4)
+    b_arr = None if bias is None else _as_float32_array(bias, "bias", 1)
+    module = _module_for("conv2d_nchw")
+    out = module.conv2d_nchw(
+        x_arr,
+        w_arr,
+        b_arr,
+        _as_int(stride, "stride"),
+        _as_int(padding, "padding"),
+        _thread_count(threads),
+    )
+    return _like_inputs(out, x, weight, bias)
