@@ -12,16 +12,39 @@ from __future__ import annotations
 
 import importlib
 import numbers
+import subprocess
 
 import numpy as np
 
 from ml_refresher import impl, registry
 
 
+class KernelBuildError(ImportError):
+    """The C++ sources did not compile; the message carries the compiler's error lines."""
+
+
+# An editable install rebuilds the modules once per process, on the first import. If that build
+# fails, a later import would quietly load the module left from the last good build, so the
+# failure is kept and raised again on every call instead.
+_build_failure: KernelBuildError | None = None
+
+
 def _module_for(kernel: str):
+    global _build_failure
     kata = registry.kata(kernel)
     name = "_kernels_reference" if impl.uses_reference(kata) else "_kernels_learner"
-    return importlib.import_module(f"ml_refresher.{name}")
+    if _build_failure is not None:
+        raise _build_failure
+    try:
+        return importlib.import_module(f"ml_refresher.{name}")
+    except subprocess.CalledProcessError as failure:
+        output = failure.stdout or ""
+        errors = [line for line in output.splitlines() if "error" in line.lower()]
+        _build_failure = KernelBuildError(
+            "the C++ kernels did not compile; fix the first error and re-run:\n  "
+            + "\n  ".join(errors[:10] or output.splitlines()[-10:])
+        )
+        raise _build_failure from None
 
 
 def _as_float32_array(x, name: str, ndim: int | None) -> np.ndarray:
