@@ -45,8 +45,8 @@ def run(
     if keyword:
         command += ["-k", keyword]
     print(
-        f"benchmarking the {implementation} kernels against torch ({'quick' if quick else 'full'} "
-        "sizes; a few minutes) ...",
+        f"benchmarking the {implementation} kernels against torch "
+        f"({'quick sizes, seconds' if quick else 'full sizes, under a minute'}) ...",
         flush=True,
     )
     result = subprocess.run(command, cwd=root, env=env, capture_output=True, text=True)
