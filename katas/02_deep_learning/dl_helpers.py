@@ -5,7 +5,8 @@
   a CNN learn in seconds;
 - negation_task: generated sentences whose label depends on word order ("not good"), which a
   bag of words cannot solve and an LSTM can;
-- tokenize, build_vocabulary, encode: turn review text into int64 word ids for the LSTM.
+- tokenize, build_vocabulary, encode: turn review text into int64 word ids for the LSTM;
+- length_bucketed_batches: batches of similar lengths, so that padding costs little.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 PAD, UNK = 0, 1  # word ids reserved by build_vocabulary
 
@@ -32,6 +34,7 @@ def plot_history(history: dict[str, list[float]], path: str | Path, title: str) 
             ax.plot(range(1, len(values) + 1), values, marker="o", label=name)
     for ax, label in ((loss_ax, "loss"), (accuracy_ax, "accuracy")):
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)
         ax.legend()
@@ -113,3 +116,19 @@ def encode(tokens: list[str], vocabulary: dict[str, int], max_length: int | None
     (an empty text becomes [UNK]); with max_length, only the first max_length tokens."""
     ids = [vocabulary.get(token, UNK) for token in tokens[:max_length]] or [UNK]
     return np.array(ids, dtype=np.int64)
+
+
+def length_bucketed_batches(
+    lengths: np.ndarray, batch_size: int, rng: np.random.Generator
+) -> list[np.ndarray]:
+    """Index batches for one epoch in which sequences of similar length go together, so that
+    little of each padded batch is padding: shuffle, sort chunks of 50 batches by length, cut
+    them into batches, then shuffle the batches. Every index appears exactly once."""
+    order = rng.permutation(len(lengths))
+    chunk = 50 * batch_size
+    batches = []
+    for start in range(0, len(order), chunk):
+        part = order[start : start + chunk]
+        part = part[np.argsort(lengths[part], kind="stable")]
+        batches += [part[i : i + batch_size] for i in range(0, len(part), batch_size)]
+    return [batches[i] for i in rng.permutation(len(batches))]
