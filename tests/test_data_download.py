@@ -4,6 +4,7 @@ or partial files replaced rather than used."""
 import gzip
 import hashlib
 import io
+import zipfile
 
 import pytest
 
@@ -93,3 +94,37 @@ def test_gzip_intact_catches_truncation(tmp_path):
     assert download.gzip_intact(path)
     path.write_bytes(gzip.compress(PAYLOAD)[:-10])
     assert not download.gzip_intact(path)
+
+
+def zipped(text: str) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("text8", text)
+    return buffer.getvalue()
+
+
+def test_without_a_published_checksum_the_zip_crc_is_the_check(tmp_path, network):
+    network.body = zipped("anarchism originated as a term " * 500)
+    dest = download.fetch(URL.replace(".gz", ".zip"), tmp_path / "text8.zip", ())
+    assert download.intact(dest) and len(network.requests) == 1
+    download.fetch(URL, dest, ())
+    assert len(network.requests) == 1, "an intact copy is not downloaded again"
+
+
+def test_without_a_published_checksum_a_damaged_download_is_discarded(tmp_path, network):
+    network.body = zipped("anarchism originated as a term " * 500)[:-50]
+    with pytest.raises(download.DownloadError, match="incomplete or damaged"):
+        download.fetch(URL, tmp_path / "text8.zip", ())
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_headers_are_sent_when_given(tmp_path, network, monkeypatch):
+    sent = []
+
+    def urlopen(request, timeout):
+        sent.append(request.get_header("User-agent"))
+        return FakeResponse(PAYLOAD)
+
+    monkeypatch.setattr(download, "urlopen", urlopen)
+    download.fetch(URL, tmp_path / "file.gz", (SHA256,), headers={"User-Agent": "Mozilla/5.0"})
+    assert sent == ["Mozilla/5.0"]

@@ -4,12 +4,14 @@ damaged one and a missing one: a loader must never hand back junk or fail withou
 import gzip
 import json
 import pickle
+import zipfile
 
 import nltk
 import numpy as np
 import pytest
 
 from ml_refresher import data
+from ml_refresher.data import corpora, lm_text
 from ml_refresher.data.images import IDX_FILES, read_idx
 
 
@@ -166,3 +168,141 @@ def test_missing_nltk_package_names_it(data_dir, monkeypatch):
         data.load_treebank()
     assert "kata setup" in str(error.value)
     assert str(data_dir / "nltk_data") in str(error.value)  # the data directory is searched too
+
+
+PTB_LINES = {
+    "ptb.train.txt": " aer banknote berlitz calloway\n pierre <unk> N years old will join\n",
+    "ptb.valid.txt": " consumers may want to move their telephones\n",
+    "ptb.test.txt": " no it was n't black monday\n",
+}
+
+
+def write_ptb(folder, lines=PTB_LINES):
+    folder.mkdir(parents=True)
+    for name, text in lines.items():
+        (folder / name).write_text(text)
+
+
+def test_ptb_text_reads_the_lm_files(data_dir):
+    write_ptb(data_dir / "ptb")
+    train, valid, test = text = data.load_ptb_text()
+    assert text.source == lm_text.PTB_SOURCE
+    assert train == [
+        ["aer", "banknote", "berlitz", "calloway"],
+        ["pierre", "<unk>", "N", "years", "old", "will", "join"],
+    ]
+    assert valid[0][:3] == ["consumers", "may", "want"]
+    assert test == [["no", "it", "was", "n't", "black", "monday"]]
+
+
+def test_ptb_text_with_a_file_missing_says_which(data_dir):
+    write_ptb(data_dir / "ptb", {"ptb.train.txt": PTB_LINES["ptb.train.txt"]})
+    with pytest.raises(data.DataMissingError, match="ptb.valid.txt"):
+        data.load_ptb_text()  # not the small fallback: half a download is a problem to fix
+
+
+@pytest.mark.parametrize("damage", [b"", b"\xff\xfe binary \x00"], ids=["empty", "not-text"])
+def test_ptb_text_damaged(data_dir, damage):
+    write_ptb(data_dir / "ptb")
+    (data_dir / "ptb" / "ptb.test.txt").write_bytes(damage)
+    with pytest.raises(data.DataCorruptError, match="ptb.test.txt"):
+        data.load_ptb_text()
+
+
+TEXT8 = " anarchism originated as a term of abuse first used against early working class"
+
+
+def write_zip(path, member, text):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(member, text)
+
+
+def test_text8_reads_the_zip(data_dir):
+    write_zip(data_dir / "text8" / "text8.zip", "text8", TEXT8 + TEXT8)
+    tokens = data.load_text8()
+    assert tokens == (TEXT8 + TEXT8).split() and tokens.source == lm_text.TEXT8_SOURCE
+    assert tokens[0] is tokens[13], "a repeated word should be one shared string"
+
+
+def test_text8_tokens_across_chunk_boundaries():
+    assert lm_text._shared_tokens(TEXT8, chunk_chars=7) == TEXT8.split()
+
+
+@pytest.mark.parametrize("damage", ["truncated", "wrong-member"])
+def test_text8_damaged(data_dir, damage):
+    path = data_dir / "text8" / "text8.zip"
+    write_zip(path, "text8" if damage == "truncated" else "enwik8", TEXT8)
+    if damage == "truncated":
+        path.write_bytes(path.read_bytes()[:40])
+    with pytest.raises(data.DataCorruptError, match="text8.zip"):
+        data.load_text8()
+
+
+ANKI_LINES = [
+    "Go.\tVa !\tCC-BY 2.0 (France) Attribution: tatoeba.org #2877272 (CM) & #1158250 (Wittydev)",
+    "Hi.\tSalut !\tCC-BY 2.0 (France) Attribution: tatoeba.org #538123 (CM) & #509819 (Aiji)",
+    "I'm ok.\tÇa va.\tCC-BY 2.0 (France) Attribution: tatoeba.org #1 (a) & #2 (b)",
+]
+
+
+def test_translation_pairs_read_the_anki_zip(data_dir):
+    write_zip(data_dir / "tatoeba" / "fra-eng.zip", "fra.txt", "\n".join(ANKI_LINES) + "\n")
+    pairs = data.load_translation_pairs()
+    assert pairs == [("Go.", "Va !"), ("Hi.", "Salut !"), ("I'm ok.", "Ça va.")]
+
+
+def test_translation_pairs_missing_point_to_the_generated_task(data_dir):
+    with pytest.raises(data.DataMissingError, match="translation_pairs") as error:
+        data.load_translation_pairs("deu")
+    assert str(data_dir / "tatoeba" / "deu-eng.zip") in str(error.value)
+
+
+@pytest.mark.parametrize("damage", ["truncated", "two-fields"])
+def test_translation_pairs_damaged(data_dir, damage):
+    path = data_dir / "tatoeba" / "fra-eng.zip"
+    lines = ANKI_LINES if damage == "truncated" else [*ANKI_LINES, "Run!\tCours !"]
+    write_zip(path, "fra.txt", "\n".join(lines))
+    if damage == "truncated":
+        path.write_bytes(path.read_bytes()[:-30])
+    with pytest.raises(data.DataCorruptError, match="fra-eng.zip"):
+        data.load_translation_pairs()
+
+
+def conll2003_split(tag_names):
+    """A Hugging Face dataset in the hub copy's layout; `tag_names` None: plain integer tags."""
+    import datasets
+
+    tags = datasets.ClassLabel(names=tag_names) if tag_names else datasets.Value("int64")
+    features = datasets.Features(
+        {"tokens": datasets.List(datasets.Value("string")), "ner_tags": datasets.List(tags)}
+    )
+    rows = {"tokens": [["EU", "rejects", "German", "call"]], "ner_tags": [[3, 0, 7, 0]]}
+    return datasets.Dataset.from_dict(rows, features=features)
+
+
+@pytest.mark.parametrize("named", [True, False], ids=["class-labels", "integer-tags"])
+def test_conll2003_maps_tag_ids_to_bio_strings(monkeypatch, named):
+    import datasets
+
+    def load_dataset(name):
+        assert name == corpora.CONLL2003_HUB_NAME
+        assert datasets.config.HF_HUB_OFFLINE, "the loader must read the cache, not the network"
+        split = conll2003_split(corpora.CONLL2003_TAGS if named else None)
+        return {"train": split, "validation": split, "test": split}
+
+    monkeypatch.setattr(datasets, "load_dataset", load_dataset)
+    corpus = data.load_conll2003()
+    expected = [("EU", "B-ORG"), ("rejects", "O"), ("German", "B-MISC"), ("call", "O")]
+    assert corpus.train == [expected] and corpus.test == [expected]
+
+
+def test_conll2003_not_in_the_cache_points_to_conll2002(tmp_path, monkeypatch):
+    """The real `datasets` call, on an empty cache: offline mode makes it fail at once."""
+    import datasets
+
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", tmp_path / "datasets")
+    monkeypatch.setattr(datasets.config, "HF_MODULES_CACHE", tmp_path / "modules")
+    with pytest.raises(data.DataMissingError, match="kata setup") as error:
+        data.load_conll2003()
+    assert "load_conll2002()" in str(error.value)

@@ -1,10 +1,13 @@
 """The loaders on the real data: the prepared copies that $ML_REFRESHER_DATA and $NLTK_DATA point
 at (CI and `kata setup` provide them), and the sets shipped inside PyPI dependencies."""
 
+from collections import Counter
+
 import numpy as np
 import pytest
 
 from ml_refresher import data
+from ml_refresher.data import lm_text
 
 
 def check_images(dataset, n_train, n_test, image_shape, n_classes):
@@ -104,3 +107,26 @@ def test_pretrained_bert_loads_offline_from_the_package():
         hidden = model(**batch).last_hidden_state
     assert hidden.shape == (2, batch["input_ids"].shape[1], 384)
     assert tokenizer.convert_ids_to_tokens(batch["input_ids"][0])[:2] == ["[CLS]", "the"]
+
+
+def test_ptb_text_falls_back_to_the_treebank_sample(monkeypatch, tmp_path):
+    monkeypatch.setenv("ML_REFRESHER_DATA", str(tmp_path))  # no ptb/ there
+    train, valid, test = text = data.load_ptb_text()
+    assert text.source == lm_text.TREEBANK_SOURCE
+    assert (len(train), len(valid), len(test)) == (3131, 391, 392)  # 3,914 split 80/10/10
+    # "Pierre Vinken, 61 years old, ..." in the LM files' form; Pierre occurs once: <unk>
+    assert train[0][:5] == ["<unk>", "vinken", "N", "years", "old"]
+    words = [word for part in text for sentence in part for word in sentence]
+    assert not {",", ".", "``", "-LRB-", "*-1", "*T*-1", "0"} & set(words)
+    assert all(word == word.lower() for word in words if word != "N")
+    counts = Counter(word for sentence in train for word in sentence)
+    assert min(counts.values()) >= 2, "words seen once in train should be <unk>"
+    assert {w for part in (valid, test) for s in part for w in s} <= set(counts)  # closed vocab
+
+
+def test_text8_falls_back_to_the_brown_corpus(monkeypatch, tmp_path):
+    monkeypatch.setenv("ML_REFRESHER_DATA", str(tmp_path))  # no text8/ there
+    tokens = data.load_text8()
+    assert tokens.source == lm_text.BROWN_SOURCE and len(tokens) == 981_716
+    assert tokens[:4] == ["the", "fulton", "county", "grand"]
+    assert all(token.isalpha() and token.islower() for token in tokens[::1000])

@@ -15,6 +15,7 @@ from pathlib import Path
 import nltk
 import pytest
 
+from ml_refresher import data
 from ml_refresher.data import download, setup
 from ml_refresher.data.nltk_packages import find_package
 
@@ -59,6 +60,7 @@ def target(tmp_path, monkeypatch):
     monkeypatch.setattr(nltk.data, "path", [])
     monkeypatch.setattr(setup, "NLTK_PACKAGES", ("stopwords", "punkt_tab"))
     monkeypatch.setattr(setup, "DATASETS", (TOY, GZIPPED))
+    monkeypatch.setattr(setup, "setup_conll2003", lambda source: None)  # tested on its own
     return tmp_path / "target"
 
 
@@ -212,3 +214,58 @@ def test_imdb_download_writes_the_prepared_layout(target, monkeypatch):
     assert setup.setup_dataset(imdb, target, source=None)
     lines = gzip.decompress((target / "imdb" / "reviews.jsonl.gz").read_bytes()).splitlines()
     assert [json.loads(line)["label"] for line in lines] == [0, 0, 1, 1]  # sorted by label
+
+
+def test_tatoeba_download_sends_a_browser_user_agent(target, monkeypatch):
+    body = io.BytesIO()
+    with zipfile.ZipFile(body, "w") as archive:
+        archive.writestr("fra.txt", "Go.\tVa !\tCC-BY 2.0 (France) Attribution: tatoeba.org\n")
+    agents = []
+
+    def urlopen(request, timeout):
+        agents.append(request.get_header("User-agent"))
+        response = io.BytesIO(body.getvalue())
+        response.headers = {}
+        return response
+
+    monkeypatch.setattr(download, "urlopen", urlopen)
+    tatoeba = next(d for d in REAL_DATASETS if d.name.startswith("Tatoeba"))
+    assert setup.setup_dataset(tatoeba, target, source=None)
+    assert agents[0].startswith("Mozilla/5.0")
+    assert data.load_translation_pairs() == [("Go.", "Va !")]
+
+
+@pytest.fixture
+def hub(monkeypatch):
+    """A Hugging Face cache that holds CoNLL-2003 once `load_dataset` ran online."""
+    import datasets
+
+    class Hub:
+        cached = False
+        online_calls = 0
+
+    def load_dataset(name):
+        if datasets.config.HF_HUB_OFFLINE and not Hub.cached:
+            raise ConnectionError(f"Couldn't reach '{name}' on the Hub (OfflineModeIsEnabled)")
+        if not datasets.config.HF_HUB_OFFLINE:
+            Hub.online_calls += 1
+            Hub.cached = True
+        rows = {"tokens": [["EU", "rejects"]], "ner_tags": [[3, 0]]}
+        split = datasets.Dataset.from_dict(rows)
+        return {"train": split, "validation": split, "test": split}
+
+    monkeypatch.setattr(datasets, "load_dataset", load_dataset)
+    return Hub
+
+
+def test_conll2003_is_fetched_into_the_hf_cache_online(hub, capsys):
+    setup.setup_conll2003(source=None)
+    assert hub.online_calls == 1 and "fetched" in capsys.readouterr().out
+    setup.setup_conll2003(source=None)
+    assert hub.online_calls == 1 and "present" in capsys.readouterr().out
+
+
+def test_conll2003_cannot_come_from_a_prepared_directory(hub, tmp_path, capsys):
+    setup.setup_conll2003(source=tmp_path)
+    out = capsys.readouterr().out
+    assert hub.online_calls == 0 and "absent" in out and "without --from" in out

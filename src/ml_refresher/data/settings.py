@@ -30,12 +30,13 @@ def nltk_dir() -> Path:
 class DataMissingError(FileNotFoundError):
     """A dataset is not where the loaders look; the message says where and how to fetch it."""
 
-    def __init__(self, dataset: str, looked_in: list[str | Path]):
+    def __init__(self, dataset: str, looked_in: list[str | Path], offline: str = ""):
         places = "\n".join(f"    {place}" for place in looked_in)
         super().__init__(
             f"{dataset} not found. Looked in:\n{places}\n"
             f"  Fetch it with `{SETUP_COMMAND}` (online), or `{SETUP_COMMAND} --from DIR` from a "
             f"prepared copy; ${DATA_ENV} chooses the data directory."
+            + (f"\n  Offline, use {offline} instead." if offline else "")
         )
         self.dataset = dataset
 

