@@ -47,6 +47,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    # Kata tests work on small tensors, where extra threads buy little; and OpenMP threads that
+    # busy-wait for a core another process holds can make a 15 s topic take minutes. One thread
+    # unless the learner says otherwise (set before any test module imports torch).
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
     chosen_impl = config.getoption("impl")
     gate = config.getoption("gate")
     if gate:
