@@ -85,7 +85,9 @@ def scatter_words(
     path = Path(path)
     fig = Figure(figsize=(8, 8), dpi=100)
     ax = fig.add_subplot()
-    ax.scatter(coords[:, 0], coords[:, 1], c=colours, cmap="tab10", s=20)
+    # A colour map only means something when there are group indices to map.
+    colouring = {"c": colours, "cmap": "tab10"} if colours is not None else {}
+    ax.scatter(coords[:, 0], coords[:, 1], s=20, **colouring)
     for (x, y), word in zip(coords, words, strict=True):
         ax.annotate(word, (x, y), fontsize=8, xytext=(3, 3), textcoords="offset points")
     ax.set_title("t-SNE of word vectors")
