@@ -62,14 +62,18 @@ def test_col2im_is_the_adjoint_of_im2col():
         assert_close(left, right, what, atol=1e-10, hint=hint)
 
 
-@pytest.mark.parametrize("stride, padding", CONFIGS)
-def test_conv2d_forward_matches_torch(stride, padding):
-    rng = np.random.default_rng(1)
-    x, weight, bias = (
+def random_conv_inputs(rng):
+    """x (2, 3, 7, 8), weight (4, 3, 3, 3), bias (4,): standard normal float64."""
+    return (
         rng.standard_normal((2, 3, 7, 8)),
         rng.standard_normal((4, 3, 3, 3)),
         rng.standard_normal(4),
     )
+
+
+@pytest.mark.parametrize("stride, padding", CONFIGS)
+def test_conv2d_forward_matches_torch(stride, padding):
+    x, weight, bias = random_conv_inputs(np.random.default_rng(1))
     got = conv2d_forward(x, weight, bias, stride, padding)
     expected = F.conv2d(torch.tensor(x), torch.tensor(weight), torch.tensor(bias), stride, padding)
     # float64 on both sides, the same 27 products per output in another order: ~1e-15.
@@ -81,11 +85,7 @@ def test_conv2d_forward_matches_torch(stride, padding):
 @pytest.mark.parametrize("stride, padding", CONFIGS)
 def test_conv2d_backward_matches_torch_autograd(stride, padding):
     rng = np.random.default_rng(2)
-    x, weight, bias = (
-        rng.standard_normal((2, 3, 7, 8)),
-        rng.standard_normal((4, 3, 3, 3)),
-        rng.standard_normal(4),
-    )
+    x, weight, bias = random_conv_inputs(rng)
     x_t, w_t, b_t = (torch.tensor(a, requires_grad=True) for a in (x, weight, bias))
     out = F.conv2d(x_t, w_t, b_t, stride, padding)
     upstream = rng.standard_normal(tuple(out.shape))
