@@ -134,9 +134,6 @@ def _apply_red_gate(item: pytest.Item, report: pytest.TestReport, raw: str) -> N
                 "red gate: this test PASSED on the stub, so it does not test the learner's code "
                 "(or the stub does more than raise NotImplementedError)"
             )
-    elif raw == "skipped":
-        report.outcome = "failed"
-        report.longrepr = f"red gate: skipped ({report.longrepr[-1]}); a gate test must run"
     elif raw == "failed":
         report.sections.append(
             ("red gate", "failed, but not with NotImplementedError: the stub or test is broken")
@@ -154,12 +151,13 @@ def _add_next_step(report: pytest.TestReport, kata: registry.Kata) -> None:
     )
 
 
-def _record(item: pytest.Item, kata: registry.Kata, when: str, raw: str) -> None:
-    """Keep each test's first non-passing outcome, or 'passed' once its body has passed."""
-    outcomes = item.config.stash[_outcomes_key]
-    previous = outcomes.get(item.nodeid, {}).get("outcome", "passed")
-    if raw != "passed" and previous == "passed" or when == "call" and item.nodeid not in outcomes:
-        outcomes[item.nodeid] = {"kata": kata.id, "outcome": raw}
+def _record(item: pytest.Item, kata: registry.Kata, raw: str) -> None:
+    """Keep each test's first non-passing outcome across setup, call and teardown."""
+    entry = item.config.stash[_outcomes_key].setdefault(
+        item.nodeid, {"kata": kata.id, "outcome": "passed"}
+    )
+    if entry["outcome"] == "passed":
+        entry["outcome"] = raw
 
 
 @pytest.hookimpl(wrapper=True)
@@ -169,13 +167,13 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     if kata is None:
         return report
     raw = _raw_outcome(report, call)
-    _record(item, kata, report.when, raw)
+    _record(item, kata, raw)
     gate = item.config.getoption("gate")
-    if gate == "red":
-        _apply_red_gate(item, report, raw)
-    elif gate == "green" and raw == "skipped":
+    if gate and raw == "skipped":
         report.outcome = "failed"
-        report.longrepr = f"green gate: skipped ({report.longrepr[-1]}); a gate test must run"
+        report.longrepr = f"{gate} gate: skipped ({report.longrepr[-1]}); a gate test must run"
+    elif gate == "red":
+        _apply_red_gate(item, report, raw)
     elif raw == "not_implemented":
         _add_next_step(report, kata)
     return report
