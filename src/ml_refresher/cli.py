@@ -70,6 +70,11 @@ def run_pytest(
     return status, data["tests"]
 
 
+def outcomes_of(kata: registry.Kata, outcomes: dict[str, dict]) -> list[str]:
+    """The raw outcomes of one kata's tests in a run_pytest() result."""
+    return [o["outcome"] for o in outcomes.values() if o["kata"] == kata.id]
+
+
 def _kata_state(outcomes: list[str]) -> str:
     counts = Counter(outcomes)
     if not outcomes or counts["collection_error"]:
@@ -108,7 +113,7 @@ def board_states() -> dict[str, dict]:
             quiet=True,
         )
         for kata in stale:
-            results = [o["outcome"] for o in outcomes.values() if o["kata"] == kata.id]
+            results = outcomes_of(kata, outcomes)
             cache[kata.id] = {
                 "fingerprint": _fingerprint(kata),
                 "state": _kata_state(results),
@@ -239,11 +244,11 @@ def cmd_verify(args: argparse.Namespace) -> int:
     for kata in registry.katas():
         cells = []
         for gate in ("green", "red"):
-            got = [o["outcome"] for o in results[gate].values() if o["kata"] == kata.id]
+            got = outcomes_of(kata, results[gate])
             good = got.count(GATE_PASSES[gate])
             ok &= bool(got) and good == len(got)
             cells.append(f"{'ok' if got and good == len(got) else 'FAIL'} {good}/{len(got)}")
-        total = len([o for o in results["green"].values() if o["kata"] == kata.id])
+        total = len(outcomes_of(kata, results["green"]))
         print(f"{kata.id:<24} {total:>5}  {cells[0]:<20} {cells[1]:<20}")
     print("\nverify: " + ("both gates hold" if ok else "FAILED (see above)"))
     return 0 if ok else 1
