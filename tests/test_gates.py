@@ -138,3 +138,11 @@ def test_a_gate_cannot_run_on_the_other_implementation(project):
     result = run(project, "--gate", "red", "--impl", "solutions")
     assert result.ret != 0
     result.stderr.fnmatch_lines(["*--gate red runs on --impl learner*"])
+
+
+def test_an_unknown_kata_on_the_reference_is_a_usage_error_listing_the_katas(project, monkeypatch):
+    write_tests(project, GOOD_TESTS)
+    monkeypatch.setenv("ML_REFRESHER_USE_REFERENCE", "dubble")
+    result = run(project)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*ML_REFRESHER_USE_REFERENCE: no kata called 'dubble'*double*"])

@@ -64,6 +64,10 @@ def pytest_configure(config: pytest.Config) -> None:
         # The environment, not a module global, so that subprocesses and the kernel front end
         # see the same choice.
         os.environ[impl.IMPL_ENV] = chosen_impl
+    try:
+        impl.katas_on_reference()
+    except registry.RegistryError as error:
+        raise pytest.UsageError(f"{impl.USE_REFERENCE_ENV}: {error}") from None
     impl.install_finder()
     config.stash[_outcomes_key] = {}
 
