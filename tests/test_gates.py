@@ -146,3 +146,150 @@ def test_an_unknown_kata_on_the_reference_is_a_usage_error_listing_the_katas(pro
     result = run(project)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*ML_REFRESHER_USE_REFERENCE: no kata called 'dubble'*double*"])
+
+
+# --- katas that build on katas ----------------------------------------------------------------
+
+DEPENDENT_KATA = """
+[[kata]]
+id = "quadruple"
+module = "quadruple"
+title = "Quadruple a number, with double"
+summary = "x -> 4x"
+effort_minutes = 1
+requires = ["double"]
+hints = ["double twice"]
+"""
+
+QUADRUPLE_REFERENCE = """
+from double import double
+
+def quadruple(x):
+    return double(double(x))
+"""
+
+QUADRUPLE_STUB = """
+def quadruple(x):
+    raise NotImplementedError("katas/00_toy/quadruple.py: write quadruple()")
+"""
+
+
+@pytest.fixture
+def dependent(project: pytest.Pytester) -> pytest.Pytester:
+    """The toy topic with a second kata, quadruple, that requires double; both have tests."""
+    project.makefile(".toml", **{"katas/00_toy/topic": TOPIC + DEPENDENT_KATA})
+    project.makepyfile(
+        **{
+            "katas/00_toy/quadruple": QUADRUPLE_STUB,
+            "solutions/00_toy/quadruple": QUADRUPLE_REFERENCE,
+        }
+    )
+    write_tests(project, GOOD_TESTS)
+    return project
+
+
+def write_quadruple_tests(project: pytest.Pytester, body: str) -> None:
+    project.makepyfile(**{"katas/00_toy/test_quadruple": textwrap.dedent(body)})
+
+
+def test_red_gate_runs_a_kata_with_its_requirements_on_the_reference(dependent):
+    write_quadruple_tests(
+        dependent,
+        """
+        from quadruple import quadruple
+
+        def test_four():
+            assert quadruple(1) == 4
+        """,
+    )
+    run(dependent, "--gate", "green").assert_outcomes(passed=3)
+    run(dependent, "--gate", "red").assert_outcomes(passed=3)
+
+
+def test_red_gate_fails_a_test_of_b_that_only_reaches_a(dependent):
+    # Without provenance this test would count as red: on the stubs, double() raises
+    # NotImplementedError. But it never touches quadruple's code, so a learner's wrong
+    # quadruple would pass it. With double on the reference it passes, and the gate says so.
+    write_quadruple_tests(
+        dependent,
+        """
+        from double import double
+
+        def test_only_doubles():
+            assert double(double(1)) == 4
+        """,
+    )
+    result = run(dependent, "--gate", "red")
+    result.assert_outcomes(passed=2, failed=1)
+    result.stdout.fnmatch_lines(
+        ["*PASSED on the stub*", "*FAILED katas/00_toy/test_quadruple.py::test_only_doubles*"]
+    )
+
+
+def test_red_gate_names_an_undeclared_requirement(dependent):
+    # quadruple's tests call double, but the topic does not say quadruple requires it: the
+    # NotImplementedError comes from double's stub, which is not red for the right reason.
+    dependent.makefile(
+        ".toml", **{"katas/00_toy/topic": TOPIC + DEPENDENT_KATA.replace('["double"]', "[]")}
+    )
+    write_quadruple_tests(
+        dependent,
+        """
+        from double import double
+        from quadruple import quadruple
+
+        def test_against_double():
+            assert double(double(1)) == quadruple(1)
+        """,
+    )
+    result = run(dependent, "--gate", "red")
+    result.assert_outcomes(passed=2, failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*NotImplementedError came from the stub of kata double, not from "
+            'katas/00_toy/quadruple.py*declare requires = ?"double"? in katas/00_toy/topic.toml*',
+        ]
+    )
+
+
+def test_a_learner_stopped_in_a_required_stub_is_told_which_and_how_to_skip_it(dependent):
+    # The learner wrote quadruple but not double: the failure names double's stub, says that
+    # quadruple builds on it, and gives the command that runs quadruple on the reference double.
+    dependent.makepyfile(**{"katas/00_toy/quadruple": QUADRUPLE_REFERENCE})
+    write_quadruple_tests(
+        dependent,
+        """
+        from quadruple import quadruple
+
+        def test_four():
+            assert quadruple(1) == 4
+        """,
+    )
+    result = dependent.runpytest_subprocess(
+        "katas/00_toy/test_quadruple.py", "--import-mode=importlib"
+    )
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*This test of kata quadruple stopped in the stub of kata double: quadruple builds on "
+            "double's code. Implement the function named above in katas/00_toy/double.py*",
+            "*ML_REFRESHER_USE_REFERENCE=double pytest katas/00_toy/test_quadruple.py*",
+        ]
+    )
+    assert "katas/00_toy/quadruple.py (lesson" not in result.stdout.str()
+
+
+def test_the_plugin_loads_one_hypothesis_profile_for_kata_tests(project):
+    write_tests(
+        project,
+        """
+        from hypothesis import settings
+        from double import double
+
+        def test_profile():
+            current = settings()
+            assert current.derandomize and current.deadline is None
+            assert current.max_examples == 15 and double(1) == 2
+        """,
+    )
+    run(project, "--impl", "solutions").assert_outcomes(passed=1)

@@ -254,9 +254,18 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return 0 if ok else 1
 
 
+def _setting(text: str) -> tuple[str, str]:
+    """key=value from `kata train --set key=value`."""
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"--set wants key=value, got {text!r}")
+    return key.strip(), value.strip()
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     """Run a model kata's full-data training function and report its metrics and wall time."""
     import importlib
+    import inspect
 
     kata = registry.kata(args.kata)
     if not kata.train:
@@ -270,7 +279,18 @@ def cmd_train(args: argparse.Namespace) -> int:
     out_dir.mkdir(parents=True, exist_ok=True)
     print(f"training {kata.id} ({impl.selected_implementation()}); figures go to {out_dir}")
     start = time.perf_counter()
-    metrics = getattr(importlib.import_module(kata.module), kata.train)(out_dir=out_dir)
+    train = getattr(importlib.import_module(kata.module), kata.train)
+    overrides = dict(args.set)
+    if overrides and "overrides" not in inspect.signature(train).parameters:
+        print(f"kata {kata.id}'s training run takes no settings; run it without --set")
+        return 2
+    try:
+        metrics = train(out_dir=out_dir, **({"overrides": overrides} if overrides else {}))
+    except ValueError as error:
+        if not overrides:
+            raise
+        print(f"kata train {kata.id}: {error}")
+        return 2
     metrics["wall_time_s"] = round(time.perf_counter() - start, 1)
     (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=1))
     for name, value in metrics.items():
@@ -318,6 +338,14 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("kata")
     train.add_argument("--impl", choices=impl.IMPLEMENTATIONS, help="whose code (default: yours)")
     train.add_argument("--out", default="out", help="directory for curves and metrics.json")
+    train.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        type=_setting,
+        metavar="KEY=VALUE",
+        help="change one setting of the kata's training config (repeatable), e.g. --set lr=3e-4",
+    )
     train.set_defaults(handler=cmd_train)
     setup = sub.add_parser("setup", help="fetch or copy the data the katas need")
     setup.add_argument(

@@ -11,6 +11,7 @@ resolved per kernel by ml_refresher.kernels.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.abc
 import importlib.util
 import os
@@ -33,6 +34,29 @@ def selected_implementation() -> str:
 def katas_on_reference() -> set[str]:
     named = {name.strip() for name in os.environ.get(USE_REFERENCE_ENV, "").split(",")}
     return {registry.kata(name).id for name in named if name}
+
+
+@contextlib.contextmanager
+def reference_for(katas: list[registry.Kata]):
+    """Within the block, exactly `katas` resolve to the reference (the red gate imports a kata's
+    tests this way, with its requirements solved). Kata and given modules imported before are
+    forgotten on entry and on exit, so that each import resolves afresh."""
+
+    def forget_kata_modules() -> None:
+        for name in [n for n in sys.modules if module_file(n) is not None]:
+            del sys.modules[name]
+
+    saved = os.environ.get(USE_REFERENCE_ENV)
+    os.environ[USE_REFERENCE_ENV] = ",".join(k.id for k in katas)
+    forget_kata_modules()
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop(USE_REFERENCE_ENV)
+        else:
+            os.environ[USE_REFERENCE_ENV] = saved
+        forget_kata_modules()
 
 
 def uses_reference(kata: registry.Kata) -> bool:

@@ -22,6 +22,7 @@ from ml_refresher import impl, registry
 
 GATE_IMPLEMENTATION = {"green": "solutions", "red": "learner"}
 _outcomes_key = pytest.StashKey[dict]()
+HYPOTHESIS_PROFILE = "katas"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -70,6 +71,21 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(f"{impl.USE_REFERENCE_ENV}: {error}") from None
     impl.install_finder()
     config.stash[_outcomes_key] = {}
+    _load_hypothesis_profile(config)
+
+
+def _load_hypothesis_profile(config: pytest.Config) -> None:
+    """One profile for every property-based kata test: the same examples on every run (a learner
+    must not see a test pass, then fail on the same code), no per-example deadline (a first call
+    may compile a kernel), 15 examples (seconds, not minutes), and the seed to reproduce a
+    failure. `--hypothesis-profile` still picks another."""
+    from hypothesis import settings
+
+    settings.register_profile(
+        HYPOTHESIS_PROFILE, derandomize=True, deadline=None, max_examples=15, print_blob=True
+    )
+    if config.getoption("hypothesis_profile", None) is None:
+        settings.load_profile(HYPOTHESIS_PROFILE)
 
 
 def _kata_of(item: pytest.Item) -> registry.Kata | None:
@@ -103,6 +119,21 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             )
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_make_collect_report(collector: pytest.Collector):
+    """Red gate: import each kata's test file with the katas it requires on the reference and
+    everything else on the stub, so that its tests can only be red because of its own stub."""
+    kata = (
+        registry.kata_for_test_file(Path(str(collector.path)))
+        if isinstance(collector, pytest.Module) and collector.config.getoption("gate") == "red"
+        else None
+    )
+    if kata is None:
+        return (yield)
+    with impl.reference_for(registry.requirements(kata)):
+        return (yield)
+
+
 def pytest_report_header(config: pytest.Config) -> str:
     on_reference = impl.katas_on_reference()
     fallback = f"; on the reference: {', '.join(sorted(on_reference))}" if on_reference else ""
@@ -122,9 +153,40 @@ def _raw_outcome(report: pytest.TestReport, call: pytest.CallInfo) -> str:
     return "failed"
 
 
-def _apply_red_gate(item: pytest.Item, report: pytest.TestReport, raw: str) -> None:
-    """Red gate: a test passes exactly when the stub stopped it with NotImplementedError."""
-    if raw == "not_implemented":
+def _stub_that_raised(excinfo: pytest.ExceptionInfo) -> registry.Kata | None:
+    """The kata whose stub raised the NotImplementedError: the innermost traceback frame in a
+    Python stub file, else (a C++ kernel, which has no Python frame) the stub file that the
+    message starts with, as every stub's message does ("kernels/matmul.cpp: write matmul()")."""
+    stubs = {k.stub_path: k for k in registry.katas(ready_only=False)}
+    for entry in reversed(excinfo.traceback):
+        kata = stubs.get(Path(str(entry.path)).resolve())
+        if kata is not None:
+            return kata
+    message = str(excinfo.value)
+    return next((k for k in stubs.values() if message.startswith(k.relative(k.stub_path))), None)
+
+
+def _apply_red_gate(
+    item: pytest.Item, report: pytest.TestReport, raw: str, raised_in: registry.Kata | None
+) -> None:
+    """Red gate: a test passes exactly when its own kata's stub stopped it with
+    NotImplementedError; its requirements run on the reference (see _import_on_reference)."""
+    kata = _kata_of(item)
+    if raw == "not_implemented" and raised_in != kata:
+        report.outcome = "failed"
+        where = f"the stub of kata {raised_in.id}" if raised_in else "no kata's stub"
+        report.longrepr = (
+            f"red gate: NotImplementedError came from {where}, not from "
+            f"{kata.relative(kata.stub_path)}, so this test does not prove that it tests kata "
+            f"{kata.id}'s code"
+            + (
+                f" (kata {kata.id} uses {raised_in.id}'s code: declare requires = "
+                f'["{raised_in.id}"] in katas/{kata.topic}/topic.toml)'
+                if raised_in and raised_in.id not in kata.requires
+                else ""
+            )
+        )
+    elif raw == "not_implemented":
         report.outcome = "passed"
         report.longrepr = None
         if report.when == "setup":
@@ -135,8 +197,9 @@ def _apply_red_gate(item: pytest.Item, report: pytest.TestReport, raw: str) -> N
         if not getattr(item, "stopped_by_stub_in_setup", False):
             report.outcome = "failed"
             report.longrepr = (
-                "red gate: this test PASSED on the stub, so it does not test the learner's code "
-                "(or the stub does more than raise NotImplementedError)"
+                "red gate: this test PASSED on the stub (with the katas it requires on the "
+                "reference), so it does not test the learner's code (or the stub does more "
+                "than raise NotImplementedError)"
             )
     elif raw == "failed":
         report.sections.append(
@@ -144,15 +207,24 @@ def _apply_red_gate(item: pytest.Item, report: pytest.TestReport, raw: str) -> N
         )
 
 
-def _add_next_step(report: pytest.TestReport, kata: registry.Kata) -> None:
-    target = kata.relative(kata.stub_path)
-    report.sections.append(
-        (
-            "what to do next",
-            f"Implement the function named above in {target} "
-            f"(lesson: {kata.topic}/README.md; a hint: `kata hint {kata.id}`).",
-        )
+def _add_next_step(
+    report: pytest.TestReport, kata: registry.Kata, raised_in: registry.Kata | None
+) -> None:
+    """Point at the stub that actually stopped the test: the kata's own, or one it builds on."""
+    stub = raised_in or kata
+    advice = (
+        f"Implement the function named above in {stub.relative(stub.stub_path)} "
+        f"(lesson: katas/{stub.topic}/README.md; a hint: `kata hint {stub.id}`)."
     )
+    if stub != kata:
+        test_file = kata.relative(kata.test_path)
+        advice = (
+            f"This test of kata {kata.id} stopped in the stub of kata {stub.id}: "
+            f"{kata.id} builds on {stub.id}'s code. {advice}\n"
+            f"Or run {kata.id} on the reference {stub.id}: "
+            f"{impl.USE_REFERENCE_ENV}={stub.id} pytest {test_file}"
+        )
+    report.sections.append(("what to do next", advice))
 
 
 def _record(item: pytest.Item, kata: registry.Kata, raw: str) -> None:
@@ -171,15 +243,16 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     if kata is None:
         return report
     raw = _raw_outcome(report, call)
+    raised_in = _stub_that_raised(call.excinfo) if raw == "not_implemented" else None
     _record(item, kata, raw)
     gate = item.config.getoption("gate")
     if gate and raw == "skipped":
         report.outcome = "failed"
         report.longrepr = f"{gate} gate: skipped ({report.longrepr[-1]}); a gate test must run"
     elif gate == "red":
-        _apply_red_gate(item, report, raw)
+        _apply_red_gate(item, report, raw, raised_in)
     elif raw == "not_implemented":
-        _add_next_step(report, kata)
+        _add_next_step(report, kata, raised_in)
     return report
 
 

@@ -45,6 +45,7 @@ class Kata:
     train: str | None = None  # the module's full-data training function, for `kata train`
     module: str | None = None  # Python kata: the module the tests import
     kernel: str | None = None  # C++ kata: the kernel's source file stem
+    requires: tuple[str, ...] = ()  # earlier katas whose code this kata's code uses
 
     @property
     def test_path(self) -> Path:
@@ -95,6 +96,7 @@ def _parse_kata(topic_id: str, raw: dict) -> Kata:
             train=raw.get("train"),
             module=raw.get("module"),
             kernel=raw.get("kernel"),
+            requires=tuple(raw.get("requires", ())),
         )
     except KeyError as missing:
         raise RegistryError(f"kata in topic {topic_id} lacks the field {missing}") from None
@@ -129,7 +131,40 @@ def topics() -> tuple[Topic, ...]:
         raise RegistryError(
             f"kata ids must be unique across topics; repeated: {sorted(duplicates)}"
         )
+    _check_requirements([k for t in result for k in t.katas])
     return result
+
+
+def _check_requirements(in_order: list[Kata]) -> None:
+    """A kata may only require katas that come before it in the curriculum, which also rules
+    out cycles: the learner meets a requirement before the kata that builds on it."""
+    position = {k.id: i for i, k in enumerate(in_order)}
+    for i, k in enumerate(in_order):
+        for required in k.requires:
+            if required not in position:
+                raise RegistryError(
+                    f"kata {k.id} requires {required!r}, which is not a kata; "
+                    f"the katas are: {', '.join(position)}"
+                )
+            if required == k.id:
+                raise RegistryError(f"kata {k.id} requires itself")
+            if position[required] > i:
+                raise RegistryError(
+                    f"kata {k.id} requires {required}, which comes later in the curriculum; "
+                    "a kata can only build on katas before it"
+                )
+
+
+def requirements(dependent: Kata) -> list[Kata]:
+    """Every kata that `dependent` builds on, directly or through another, in curriculum order."""
+    needed: set[str] = set()
+    pending = list(dependent.requires)
+    while pending:
+        kata_id = pending.pop()
+        if kata_id not in needed:
+            needed.add(kata_id)
+            pending += kata(kata_id).requires
+    return [k for k in katas(ready_only=False) if k.id in needed]
 
 
 def katas(ready_only: bool = True) -> list[Kata]:

@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 
@@ -87,6 +89,49 @@ def assert_close(
                 f"{int((error > allowed).sum())} of {error.size} elements outside "
                 f"atol={atol:g}, rtol={rtol:g}",
             ],
+            hint,
+        )
+
+
+def assert_equal(got, expected, what: str, *, hint: str | None = None) -> None:
+    """Exact equality of arrays (ids, labels, counts, masks), with a message that names the
+    first differing element and how many differ."""
+    __tracebackhide__ = True
+    if got is None:
+        _fail(f"{what}: got None", ["did the function forget to `return`?"], hint)
+    got_arr = _to_numpy(got)
+    exp_arr = _to_numpy(expected)
+    assert_shape(got_arr, exp_arr.shape, what, hint)
+    differ = got_arr != exp_arr
+    if np.any(differ):
+        where = tuple(int(i) for i in np.argwhere(differ)[0]) if differ.ndim else ()
+        _fail(
+            f"{what}: values differ",
+            [
+                f"expected: {_describe(exp_arr)}",
+                f"got:      {_describe(got_arr)}",
+                f"first difference at index {where}: got {got_arr[where]!r}, "
+                f"expected {exp_arr[where]!r}",
+                f"{int(np.sum(differ))} of {differ.size} elements differ",
+            ],
+            hint,
+        )
+
+
+def assert_png(path, what: str, *, size: tuple[int, int] | None = None, hint: str | None = None):
+    """`path` is a PNG file (signature and IHDR header), of `size` (width, height) if given."""
+    __tracebackhide__ = True
+    path = Path(path)
+    if not path.is_file():
+        _fail(f"{what}: no file", [f"expected a PNG at {path}"], hint)
+    header = path.read_bytes()[:24]
+    if header[:8] != b"\x89PNG\r\n\x1a\n" or header[12:16] != b"IHDR":
+        _fail(f"{what}: not a PNG", [f"{path} starts with {header[:8]!r}"], hint)
+    got_size = struct.unpack(">II", header[16:24])
+    if size is not None and got_size != tuple(size):
+        _fail(
+            f"{what}: wrong image size",
+            [f"expected: {tuple(size)} (width, height)", f"got:      {got_size}"],
             hint,
         )
 
