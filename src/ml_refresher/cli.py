@@ -87,13 +87,24 @@ def _kata_state(outcomes: list[str]) -> str:
 
 
 def _fingerprint(kata: registry.Kata) -> str:
-    """Changes whenever anything the kata's learner-side tests depend on changes."""
+    """Changes whenever anything the kata's learner-side tests depend on changes: its own stub,
+    test and reference, the stubs and references of the katas it requires, its topic's given
+    modules, the support package, and (for a kernel) the kernel sources, which build as one
+    module. Editing one stub re-runs that kata and the katas built on it, not the whole topic."""
     digest = hashlib.sha256(os.environ.get(impl.USE_REFERENCE_ENV, "").encode())
-    sources = sorted(kata.test_path.parent.glob("*.py"))
+    root = registry.project_root()
+    sources = [kata.test_path]
+    for k in [kata, *registry.requirements(kata)]:
+        sources += [k.stub_path, k.reference_path]
+        topic = next(t for t in registry.topics() if t.id == k.topic)
+        sources += [topic.directory / f"{name}.py" for name in topic.given]
+    sources += sorted(Path(__file__).parent.rglob("*.py"))
     if kata.kernel:
-        sources += sorted(kata.stub_path.parent.glob("*.[ch]*"))
+        for directory in ("kernels", "solutions/kernels", "src/bindings"):
+            sources += sorted((root / directory).glob("*.[ch]*"))
     for path in sources:
-        digest.update(path.name.encode() + path.read_bytes())
+        if path.is_file():
+            digest.update(str(path).encode() + path.read_bytes())
     return digest.hexdigest()
 
 
@@ -298,6 +309,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_check(args: argparse.Namespace) -> int:
+    from ml_refresher import curriculum_check
+
+    return curriculum_check.run()
+
+
 def cmd_setup(args: argparse.Namespace) -> int:
     from ml_refresher.data import setup
 
@@ -347,6 +364,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="change one setting of the kata's training config (repeatable), e.g. --set lr=3e-4",
     )
     train.set_defaults(handler=cmd_train)
+    check = sub.add_parser("check", help="maintainers: check the curriculum's files agree")
+    check.set_defaults(handler=cmd_check)
     setup = sub.add_parser("setup", help="fetch or copy the data the katas need")
     setup.add_argument(
         "--from", dest="source", metavar="DIR", help="a prepared local directory to copy from"

@@ -1,0 +1,178 @@
+"""`kata check` and the registry's rules for `requires`, on a miniature curriculum written into a
+temporary directory: a consistent one passes, and each kind of inconsistency is one line."""
+
+import contextlib
+import textwrap
+
+import pytest
+
+from ml_refresher import cli, registry
+
+KATA = """
+[[kata]]
+id = "{id}"
+module = "{module}"
+title = "t"
+summary = "s"
+effort_minutes = 1
+hints = ["{hint}"]
+{extra}
+"""
+
+STUB = 'def double(x, scale=2):\n    raise NotImplementedError("katas/00_toy/double.py: write")\n'
+REFERENCE = "def double(x, scale=2):\n    return scale * x\n"
+LESSON = "# Toy\n\n## Doubling (`double.py`)\n\nx -> 2x\n"
+
+
+@pytest.fixture
+def toy(tmp_path):
+    """A one-topic, one-kata curriculum that `kata check` accepts; tests break one thing each."""
+
+    def write(relative, text):
+        path = tmp_path / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text))
+
+    def topic(*katas, status="ready", given="[]"):
+        header = f'title = "Toy"\nstatus = "{status}"\ngiven = {given}\n'
+        write("katas/00_toy/topic.toml", header + "".join(katas))
+
+    def kata(id="double", module="double", hint="multiply by two", extra=""):
+        return KATA.format(id=id, module=module, hint=hint, extra=extra)
+
+    write("katas/curriculum.toml", 'topics = ["00_toy"]')
+    topic(kata())
+    write("katas/00_toy/double.py", STUB)
+    write("solutions/00_toy/double.py", REFERENCE)
+    write("katas/00_toy/test_double.py", "def test_x():\n    pass\n")
+    write("katas/00_toy/README.md", LESSON)
+    return write, topic, kata
+
+
+@contextlib.contextmanager
+def registry_of(root):
+    """The registry reads the toy project inside the block only: the test run's own plugin
+    looks up the real curriculum after each test."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("ML_REFRESHER_ROOT", str(root))
+        registry.project_root.cache_clear()
+        registry.topics.cache_clear()
+        try:
+            yield
+        finally:
+            registry.project_root.cache_clear()
+            registry.topics.cache_clear()
+
+
+def check(tmp_path, capsys) -> tuple[int, list[str], str]:
+    with registry_of(tmp_path):
+        status = cli.main(["check"])
+    captured = capsys.readouterr()
+    return status, captured.out.splitlines(), captured.err
+
+
+def test_a_consistent_curriculum_passes(toy, tmp_path, capsys):
+    assert check(tmp_path, capsys)[:2] == (0, ["kata check: 1 katas in 1 topics are consistent"])
+
+
+def test_missing_files_hints_and_lesson_are_reported(toy, tmp_path, capsys):
+    write, topic, kata = toy
+    topic(kata(hint="TODO"))
+    write("katas/00_toy/README.md", "# Toy\n\nno sections yet\n")
+    (tmp_path / "solutions/00_toy/double.py").unlink()
+    status, lines, _ = check(tmp_path, capsys)
+    assert status == 1
+    assert lines == [
+        "kata double: its reference solutions/00_toy/double.py is missing",
+        "kata double: every hint must be written (found ['TODO'])",
+        "kata double: katas/00_toy/README.md has no section for it (a heading naming `double.py`)",
+        "kata check: 3 problem(s)",
+    ]
+
+
+def test_stub_and_reference_must_have_the_same_public_api(toy, tmp_path, capsys):
+    write, _, _ = toy
+    write(
+        "solutions/00_toy/double.py",
+        "def double(x, scale=3):\n    return scale * x\n\ndef helper():\n    pass\n",
+    )
+    status, lines, _ = check(tmp_path, capsys)
+    assert status == 1
+    assert lines[:2] == [
+        "kata double: double is (x, scale=2) in the stub but (x, scale=3) in the reference",
+        "kata double: the reference defines helper, the stub does not",
+    ]
+
+
+def test_module_names_must_not_shadow_the_stdlib_or_an_installed_package(toy, tmp_path, capsys):
+    _, topic, kata = toy
+    shadowing = kata(id="js", module="json"), kata(id="tr", module="transformers")
+    topic(kata(), *shadowing, status="coming")
+    status, lines, _ = check(tmp_path, capsys)
+    assert status == 1
+    assert lines[0] == "katas/00_toy: module name json would shadow a standard-library module"
+    assert lines[1].startswith("katas/00_toy: module name transformers would shadow the installed")
+
+
+def test_unknown_status_duplicate_modules_and_stray_files_are_reported(toy, tmp_path, capsys):
+    write, topic, kata = toy
+    topic(kata(), status="draft")
+    status, lines, _ = check(tmp_path, capsys)
+    assert lines[0] == "katas/00_toy/topic.toml: status 'draft' is not one of ('ready', 'coming')"
+    topic(kata(), kata(id="twice", module="double"))
+    write("katas/00_toy/scratch.py", "")
+    write("katas/00_toy/bench_double.py", "")  # benchmarks are allowed
+    status, lines, _ = check(tmp_path, capsys)
+    assert status == 1
+    assert lines[0] == "module name double is used by both 00_toy and 00_toy"
+    assert (
+        "katas/00_toy/scratch.py: not a registered kata, test or given module of "
+        "katas/00_toy/topic.toml"
+    ) in lines
+    assert not any("bench_double.py" in line for line in lines)
+
+
+@pytest.mark.parametrize(
+    ("requires", "message"),
+    [
+        ('["dubble"]', "kata quadruple requires 'dubble', which is not a kata; the katas are: "),
+        ('["quadruple"]', "kata quadruple requires itself"),
+        ('["later"]', "kata quadruple requires later, which comes later in the curriculum"),
+    ],
+)
+def test_registry_refuses_bad_requirements(toy, tmp_path, capsys, requires, message):
+    _, topic, kata = toy
+    dependent = kata(id="quadruple", module="q", extra=f"requires = {requires}")
+    topic(kata(), dependent, kata(id="later", module="later"))
+    status, _, errors = check(tmp_path, capsys)
+    assert status == 2 and message in errors
+
+
+def test_requirements_are_transitive_and_in_curriculum_order(toy, tmp_path):
+    _, topic, kata = toy
+    topic(
+        kata(),
+        kata(id="b", module="b", extra='requires = ["double"]'),
+        kata(id="c", module="c", extra='requires = ["b"]'),
+    )
+    with registry_of(tmp_path):
+        assert [k.id for k in registry.requirements(registry.kata("c"))] == ["double", "b"]
+
+
+def test_the_board_reruns_a_kata_when_its_files_or_its_requirements_change(toy, tmp_path):
+    write, topic, kata = toy
+    topic(kata(), kata(id="b", module="b", extra='requires = ["double"]'), kata(id="c", module="c"))
+    for name in ("b", "c"):
+        write(f"katas/00_toy/{name}.py", "")
+
+    def fingerprints():
+        with registry_of(tmp_path):
+            return {k.id: cli._fingerprint(k) for k in registry.katas()}
+
+    before = fingerprints()
+    write("katas/00_toy/c.py", "# the learner's edit")
+    after_c = fingerprints()
+    assert [k for k in before if before[k] != after_c[k]] == ["c"]
+    write("katas/00_toy/double.py", "# the learner's edit")
+    after_double = fingerprints()
+    assert [k for k in before if after_c[k] != after_double[k]] == ["double", "b"]
