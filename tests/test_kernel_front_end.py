@@ -173,20 +173,6 @@ def test_bindings_check_every_kernel_argument(module, name, args, error, message
         getattr(module, name)(*args)
 
 
-@pytest.mark.parametrize(
-    ("name", "args"),
-    [
-        ("matmul", (ones(2, 2), ones(2, 2))),
-        ("softmax_rows", (ones(2, 2),)),
-        ("flash_attention", (ones(1, 1, 2, 2), ones(1, 1, 2, 2), ones(1, 1, 2, 2))),
-        ("conv2d_nchw", (ones(1, 1, 2, 2), ones(1, 1, 1, 1))),
-    ],
-)
-def test_learner_stub_raises_not_implemented_naming_the_file(name, args):
-    with pytest.raises(NotImplementedError, match=f"kernels/{name}.cpp: {name}"):
-        getattr(_kernels_learner, name)(*args)
-
-
 def test_front_end_does_not_copy_contiguous_float32_input():
     t = torch.ones(3, 4)
     assert np.shares_memory(kernels._as_float32_array(t, "x", 2), t.numpy())

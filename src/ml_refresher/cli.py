@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import itertools
 import json
 import os
 import subprocess
@@ -39,6 +40,23 @@ def _state_dir() -> Path:
     path = registry.project_root() / STATE_DIR
     path.mkdir(exist_ok=True)
     return path
+
+
+def _git(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(["git", *args], cwd=registry.project_root(), capture_output=True)
+
+
+def shipped_commit() -> str | None:
+    """The commit the stubs were shipped at: recorded in .kata/shipped-commit by the first
+    `kata` command (./setup.sh runs one), so that `kata reset` finds the original stub even
+    after the learner has committed their own work."""
+    record = _state_dir() / "shipped-commit"
+    if not record.is_file():
+        head = _git("rev-parse", "HEAD")
+        if head.returncode != 0:
+            return None
+        record.write_text(head.stdout.decode().strip() + "\n")
+    return record.read_text().strip()
 
 
 def _load_json(path: Path, default):
@@ -215,22 +233,29 @@ def cmd_watch(args: argparse.Namespace) -> int:
 
 
 def cmd_reset(args: argparse.Namespace) -> int:
+    """Put the stub back as shipped; the learner's version goes to .kata/backups/ first."""
     kata = registry.kata(args.kata)
     relative = kata.relative(kata.stub_path)
-    pristine = subprocess.run(
-        ["git", "show", f"HEAD:{relative}"],
-        cwd=registry.project_root(),
-        capture_output=True,
-    )
-    if pristine.returncode != 0:
-        print(f"cannot read the original {relative} from git: {pristine.stderr.decode().strip()}")
+    commit = shipped_commit()
+    pristine = _git("show", f"{commit}:{relative}") if commit else None
+    if pristine is None or pristine.returncode != 0:
+        reason = pristine.stderr.decode().strip() if pristine else "this is not a git checkout"
+        print(f"cannot read the shipped {relative} from git: {reason}")
         return 1
     backups = _state_dir() / "backups"
     backups.mkdir(exist_ok=True)
-    backup = backups / f"{kata.stub_path.name}.{time.strftime('%Y%m%d-%H%M%S')}"
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    backup = backups / f"{kata.stub_path.name}.{stamp}"
+    for n in itertools.count(2):
+        if not backup.exists():
+            break
+        backup = backups / f"{kata.stub_path.name}.{stamp}-{n}"
     backup.write_bytes(kata.stub_path.read_bytes())
     kata.stub_path.write_bytes(pristine.stdout)
-    print(f"restored {relative} from git; your version is in {kata.relative(backup)}")
+    print(
+        f"restored {relative} as shipped (commit {commit[:10]}); "
+        f"your version is in {kata.relative(backup)}"
+    )
     return 0
 
 
@@ -318,6 +343,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 def cmd_setup(args: argparse.Namespace) -> int:
     from ml_refresher.data import setup
 
+    shipped_commit()  # before the learner's first commit: what `kata reset` restores
     return setup.run(source=args.source)
 
 

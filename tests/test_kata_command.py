@@ -1,7 +1,9 @@
-"""`kata check` and the registry's rules for `requires`, on a miniature curriculum written into a
-temporary directory: a consistent one passes, and each kind of inconsistency is one line."""
+"""The `kata` command on a miniature curriculum written into a temporary directory: `kata check`
+passes a consistent one and reports each kind of inconsistency in one line; the registry's rules
+for `requires`; what the board re-runs after an edit; `kata reset` restores the shipped stub."""
 
 import contextlib
+import subprocess
 import textwrap
 
 import pytest
@@ -176,3 +178,30 @@ def test_the_board_reruns_a_kata_when_its_files_or_its_requirements_change(toy, 
     write("katas/00_toy/double.py", "# the learner's edit")
     after_double = fingerprints()
     assert [k for k in before if after_c[k] != after_double[k]] == ["double", "b"]
+
+
+def test_reset_restores_the_shipped_stub_even_after_the_learner_committed(toy, tmp_path, capsys):
+    write, _, _ = toy
+
+    def git(*args):
+        subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True)
+
+    git("init", "-q")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "shipped", "--allow-empty")
+    git("add", ".")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "the katas as shipped")
+    with registry_of(tmp_path):
+        cli.shipped_commit()  # recorded by the first `kata` command, as ./setup.sh runs one
+    mine = "def double(x, scale=2):\n    return x + x\n"
+    write("katas/00_toy/double.py", mine)
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qam", "my double")
+    for _ in range(2):  # two resets in the same second keep both backups
+        with registry_of(tmp_path):
+            assert cli.main(["reset", "double"]) == 0
+        write("katas/00_toy/double.py", mine)
+    assert "restored katas/00_toy/double.py as shipped" in capsys.readouterr().out
+    with registry_of(tmp_path):
+        cli.main(["reset", "double"])
+    assert (tmp_path / "katas/00_toy/double.py").read_text() == STUB
+    backups = sorted((tmp_path / ".kata/backups").iterdir())
+    assert len(backups) == 3 and all(b.read_text() == mine for b in backups)
