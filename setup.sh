@@ -24,8 +24,8 @@ echo "==> PyTorch ($(cat requirements-torch.txt))"
 "${pip[@]}" -r requirements-torch.txt
 echo "==> build tools for the kernels (scikit-build-core, pybind11, cmake, ninja)"
 "${pip[@]}" "scikit-build-core>=0.10" "pybind11>=2.12" cmake ninja
-echo "==> ml-refresher (editable; compiles kernels/ and solutions/kernels/)"
-# No build isolation: the kernels rebuild on import from this environment's build tools.
+echo "==> ml-refresher (editable; compiles the reference kernels, solutions/kernels/)"
+# No build isolation: the build tools installed above are reused instead of fetched again.
 "${pip[@]}" --no-build-isolation -e ".[dev]"
 
 "$venv/bin/kata" setup "$@"

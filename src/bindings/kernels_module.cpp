@@ -1,4 +1,6 @@
-// Python bindings for the kernels, compiled once per implementation (see CMakeLists.txt).
+// Python bindings for the kernels. The reference module binds all four (CMakeLists.txt); each
+// learner kernel gets a module of its own, built on first use by ml_refresher.kernel_build with
+// -DKERNELS_ONLY -DKERNELS_ONLY_<NAME>, so that one kernel's compile error leaves the others usable.
 // Every argument is checked here, so that a bad call raises a Python exception naming the
 // argument instead of reading out of bounds; the kernel itself then runs without the GIL.
 #include <pybind11/numpy.h>
@@ -15,6 +17,12 @@
 #include <vector>
 
 #include "kernels.h"
+
+// torch's extension builder, which builds the learner's modules, names the module itself (it adds
+// a version suffix when a process rebuilds a module it has already loaded).
+#if defined(TORCH_EXTENSION_NAME) && !defined(KERNELS_MODULE_NAME)
+#define KERNELS_MODULE_NAME TORCH_EXTENSION_NAME
+#endif
 
 namespace py = pybind11;
 
@@ -76,6 +84,7 @@ void run_kernel(int64_t threads, Kernel kernel) {
   kernel();
 }
 
+#if !defined(KERNELS_ONLY) || defined(KERNELS_ONLY_MATMUL)
 float_array matmul(const py::handle& a_obj, const py::handle& b_obj, int64_t threads) {
   const float_array a = checked(a_obj, "a", 2);
   const float_array b = checked(b_obj, "b", 2);
@@ -90,7 +99,9 @@ float_array matmul(const py::handle& a_obj, const py::handle& b_obj, int64_t thr
   run_kernel(threads, [&] { kernels::matmul(a.data(), b.data(), out, m, k, n); });
   return c;
 }
+#endif
 
+#if !defined(KERNELS_ONLY) || defined(KERNELS_ONLY_SOFTMAX_ROWS)
 float_array softmax_rows(const py::handle& x_obj, int64_t threads) {
   const float_array x = checked(x_obj, "x", 0);
   const int64_t cols = x.shape(x.ndim() - 1), rows = x.size() / cols;
@@ -99,7 +110,9 @@ float_array softmax_rows(const py::handle& x_obj, int64_t threads) {
   run_kernel(threads, [&] { kernels::softmax_rows(x.data(), out, rows, cols); });
   return y;
 }
+#endif
 
+#if !defined(KERNELS_ONLY) || defined(KERNELS_ONLY_FLASH_ATTENTION)
 float_array flash_attention(const py::handle& q_obj, const py::handle& k_obj,
                             const py::handle& v_obj, bool causal, int64_t threads) {
   const float_array q = checked(q_obj, "q", 4);
@@ -122,7 +135,9 @@ float_array flash_attention(const py::handle& q_obj, const py::handle& k_obj,
   });
   return out;
 }
+#endif
 
+#if !defined(KERNELS_ONLY) || defined(KERNELS_ONLY_CONV2D_NCHW)
 float_array conv2d_nchw(const py::handle& x_obj, const py::handle& w_obj,
                         const py::object& bias_obj, int64_t stride,
                         int64_t padding, int64_t threads) {
@@ -161,6 +176,7 @@ float_array conv2d_nchw(const py::handle& x_obj, const py::handle& w_obj,
   run_kernel(threads, [&] { kernels::conv2d_nchw(x.data(), w.data(), b, o, sh); });
   return out;
 }
+#endif
 
 int max_threads() {
 #ifdef _OPENMP
@@ -181,15 +197,23 @@ PYBIND11_MODULE(KERNELS_MODULE_NAME, m) {
       PyErr_SetString(PyExc_NotImplementedError, e.what());
     }
   });
+#if !defined(KERNELS_ONLY) || defined(KERNELS_ONLY_MATMUL)
   m.def("matmul", &matmul, py::arg("a"), py::arg("b"), py::arg("threads") = 0,
         "c = a @ b for 2-D float32 arrays");
+#endif
+#if !defined(KERNELS_ONLY) || defined(KERNELS_ONLY_SOFTMAX_ROWS)
   m.def("softmax_rows", &softmax_rows, py::arg("x"), py::arg("threads") = 0,
         "softmax over the last axis of a float32 array");
+#endif
+#if !defined(KERNELS_ONLY) || defined(KERNELS_ONLY_FLASH_ATTENTION)
   m.def("flash_attention", &flash_attention, py::arg("q"), py::arg("k"), py::arg("v"),
         py::arg("causal") = false, py::arg("threads") = 0,
         "softmax(q k^T / sqrt(d)) v for (batch, heads, seq, head_dim) float32 arrays");
+#endif
+#if !defined(KERNELS_ONLY) || defined(KERNELS_ONLY_CONV2D_NCHW)
   m.def("conv2d_nchw", &conv2d_nchw, py::arg("x"), py::arg("weight"),
         py::arg("bias") = py::none(), py::arg("stride") = 1, py::arg("padding") = 0,
         py::arg("threads") = 0, "2-D convolution of NCHW float32 images with OIHW weights");
+#endif
   m.def("max_threads", &max_threads, "threads a kernel uses when threads=0");
 }

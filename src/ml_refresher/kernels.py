@@ -10,41 +10,56 @@ $OMP_NUM_THREADS, else every core.
 
 from __future__ import annotations
 
-import importlib
 import numbers
-import subprocess
+import warnings
+from pathlib import Path
 
 import numpy as np
 
-from ml_refresher import impl, registry
+from ml_refresher import impl, kernel_build, registry
+from ml_refresher.kernel_build import KernelBuildError
+
+# The learner's kernels build one module each, on first use (ml_refresher.kernel_build); a kernel
+# that does not compile fails every call in this process with the same error, without
+# re-running the compiler for each test, and leaves the other kernels usable.
+_learner_modules: dict[str, object] = {}
+_build_failures: dict[str, KernelBuildError] = {}
 
 
-class KernelBuildError(ImportError):
-    """The C++ sources did not compile; the message carries the compiler's error lines."""
+def _reference_module():
+    """The reference kernels, compiled when the package was installed; a warning, once, if their
+    sources changed since (a maintainer's edit needs `pip install -e .` again)."""
+    from ml_refresher import _kernels_reference
+
+    global _reference_checked
+    if not _reference_checked:
+        _reference_checked = True
+        changed = kernel_build.changed_since(Path(_kernels_reference.__file__))
+        if changed:
+            warnings.warn(
+                f"the reference kernels were compiled before {', '.join(changed)} changed; "
+                "run `pip install -e .` (or ./setup.sh) again to rebuild them",
+                stacklevel=3,
+            )
+    return _kernels_reference
 
 
-# An editable install rebuilds the modules once per process, on the first import. If that build
-# fails, a later import would quietly load the module left from the last good build, so the
-# failure is kept and raised again on every call instead.
-_build_failure: KernelBuildError | None = None
+_reference_checked = False
 
 
 def _module_for(kernel: str):
-    global _build_failure
     kata = registry.kata(kernel)
-    name = "_kernels_reference" if impl.uses_reference(kata) else "_kernels_learner"
-    if _build_failure is not None:
-        raise _build_failure
-    try:
-        return importlib.import_module(f"ml_refresher.{name}")
-    except subprocess.CalledProcessError as failure:
-        output = failure.stdout or ""
-        errors = [line for line in output.splitlines() if "error" in line.lower()]
-        _build_failure = KernelBuildError(
-            "the C++ kernels did not compile; fix the first error and re-run:\n  "
-            + "\n  ".join(errors[:10] or output.splitlines()[-10:])
-        )
-        raise _build_failure from None
+    if impl.uses_reference(kata):
+        return _reference_module()
+    if kernel in _build_failures:  # a fresh exception: re-raising one object grows its traceback
+        raise KernelBuildError(str(_build_failures[kernel])) from None
+    if kernel not in _learner_modules:
+        try:
+            _learner_modules[kernel] = kernel_build.build(kernel)
+        except KernelBuildError as failure:
+            _build_failures[kernel] = failure
+            raise
+    return _learner_modules[kernel]
 
 
 def _as_float32_array(x, name: str, ndim: int | None) -> np.ndarray:
@@ -101,7 +116,7 @@ def _like_inputs(result: np.ndarray, *inputs):
 
 def max_threads() -> int:
     """Threads a kernel uses when called with threads=None ($OMP_NUM_THREADS, else every core)."""
-    return _module_for("matmul").max_threads()
+    return _reference_module().max_threads()
 
 
 def matmul(a, b, *, threads: int | None = None):

@@ -1,0 +1,112 @@
+"""Builds each of the learner's C++ kernels into a Python module of its own, on first use.
+
+One module per kernel (the bindings, kernels/<kernel>.cpp and the kernels it requires), so that
+a compile error in one kernel leaves the learner's other kernels and the reference usable. The
+build is torch's C++ extension builder: ninja, in build/learner-kernels/<python tag>/<kernel>/ of
+the checkout, which recompiles only what changed since the last run. It always compiles the
+checkout's current kernels/, whichever way the package was installed, so an edit is never stale.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+import sysconfig
+from pathlib import Path
+
+from ml_refresher import impl, registry
+
+
+class KernelBuildError(ImportError):
+    """A kernel did not compile; the message carries the compiler's error lines."""
+
+
+def _flags() -> list[str]:
+    # -Wno-psabi: GCC's note that 64-byte vector arguments change the ABI without AVX-512.
+    flags = ["-O3", "-Wall", "-Wextra", "-Wno-psabi", "-fopenmp"]
+    if os.environ.get("ML_REFRESHER_NATIVE", "1") != "0":  # tuned for this CPU, like the reference
+        flags.append("-march=native")
+    return flags
+
+
+def module_name(kernel: str) -> str:
+    return f"_kernels_learner_{kernel}"
+
+
+def _errors(output: str, limit: int = 10) -> list[str]:
+    """The compiler's error lines (file:line: error: ...), or the output's last lines."""
+    lines = output.splitlines()
+    errors = [line.strip() for line in lines if re.search(r"\berror\b", line)]
+    errors = [e for e in errors if not e.startswith(("FAILED:", "ninja:", "subprocess."))]
+    return (errors or [line.strip() for line in lines if line.strip()][-limit:])[:limit]
+
+
+def build(kernel: str, source_dir: Path | None = None, build_root: Path | None = None):
+    """Compile (if needed) and import the learner's `kernel`, e.g. "matmul", from
+    source_dir/<kernel>.cpp (default: the checkout's kernels/). KernelBuildError when it does
+    not compile, with the compiler's first error lines."""
+    from torch.utils import cpp_extension
+
+    root = registry.project_root()
+    source_dir = Path(source_dir or root / "kernels")
+    tag = sysconfig.get_config_var("SOABI") or f"py{sys.version_info.major}{sys.version_info.minor}"
+    build_dir = Path(build_root or root / "build" / "learner-kernels") / tag / kernel
+    build_dir.mkdir(parents=True, exist_ok=True)
+    name = module_name(kernel)
+    # ninja comes with the package (a dependency) but is only on PATH in an activated venv.
+    bin_dir = str(Path(sys.executable).parent)
+    if bin_dir not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
+    # A kernel that builds on another (conv2d calls matmul, `requires` in topic.toml) links
+    # the learner's version of it, or the reference's while that kata is on the reference.
+    sources = [root / "src" / "bindings" / "kernels_module.cpp", source_dir / f"{kernel}.cpp"]
+    includes = [source_dir, root / "kernels"]
+    for required in registry.requirements(registry.kata(kernel)):
+        if required.kernel and impl.uses_reference(required):
+            sources.append(required.reference_path)
+            includes.append(required.reference_path.parent)
+        elif required.kernel:
+            sources.append(source_dir / f"{required.kernel}.cpp")
+    try:
+        return cpp_extension.load(
+            name=name,
+            sources=[str(path) for path in sources],
+            extra_include_paths=[str(path) for path in dict.fromkeys(includes)],
+            extra_cflags=[
+                *_flags(),
+                "-DKERNELS_ONLY",
+                f"-DKERNELS_ONLY_{kernel.upper()}",
+            ],
+            extra_ldflags=["-fopenmp"],
+            build_directory=str(build_dir),
+            verbose=False,
+        )
+    except (RuntimeError, OSError) as failure:
+        output = str(failure)
+        cause = failure.__cause__
+        if cause is not None and getattr(cause, "output", None):
+            output = (
+                cause.output.decode(errors="replace")
+                if isinstance(cause.output, bytes)
+                else str(cause.output)
+            )
+        raise KernelBuildError(
+            f"{source_dir.name}/{kernel}.cpp did not compile; fix the first error and re-run "
+            f"(the other kernels are not affected):\n  " + "\n  ".join(_errors(output))
+        ) from None
+
+
+def changed_since(compiled: Path) -> list[str]:
+    """The reference's sources (solutions/kernels/, the bindings, kernels.h) modified after the
+    module file `compiled` was written, relative to the checkout."""
+    root = registry.project_root()
+    sources = [
+        *(root / "solutions" / "kernels").glob("*.[ch]*"),
+        *(root / "src" / "bindings").glob("*.cpp"),
+        root / "kernels" / "kernels.h",
+    ]
+    built = compiled.stat().st_mtime
+    return sorted(
+        str(p.relative_to(root)) for p in sources if p.is_file() and p.stat().st_mtime > built
+    )
