@@ -1,6 +1,6 @@
 // Kata 06_kernels/conv2d_nchw: write a 2-D convolution (cross-correlation, as torch) of NCHW
 // images with OIHW weights. Lesson: katas/06_kernels/README.md.
-// Hints: `kata hint conv2d_nchw`. After an edit, any pytest run rebuilds the module.
+// Hints: `kata hint conv2d_nchw`. After an edit, the next test that calls it recompiles it.
 #include "kernels.h"
 
 namespace kernels {

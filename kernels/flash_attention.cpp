@@ -1,6 +1,6 @@
 // Kata 06_kernels/flash_attention: write fused scaled-dot-product attention without ever
 // storing the t x s matrix of scores. Lesson: katas/06_kernels/README.md.
-// Hints: `kata hint flash_attention`. After an edit, any pytest run rebuilds the module.
+// Hints: `kata hint flash_attention`. After an edit, the next test that calls it recompiles it.
 #include "kernels.h"
 
 namespace kernels {

@@ -1,6 +1,6 @@
 // Kata 06_kernels/matmul: write C = A @ B for row-major float32 matrices.
 // Lesson: katas/06_kernels/README.md. Hints: `kata hint matmul`.
-// After an edit, `import ml_refresher.kernels` (any pytest run) rebuilds the module.
+// After an edit, the next test that calls this kernel recompiles it (only what changed).
 #include "kernels.h"
 
 namespace kernels {

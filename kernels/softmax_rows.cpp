@@ -1,6 +1,6 @@
 // Kata 06_kernels/softmax_rows: write y = softmax(x) over each row of a row-major float32 matrix.
 // Lesson: katas/06_kernels/README.md. Hints: `kata hint softmax_rows`.
-// After an edit, `import ml_refresher.kernels` (any pytest run) rebuilds the module.
+// After an edit, the next test that calls this kernel recompiles it (only what changed).
 #include "kernels.h"
 
 namespace kernels {

@@ -293,3 +293,23 @@ def test_the_plugin_loads_one_hypothesis_profile_for_kata_tests(project):
         """,
     )
     run(project, "--impl", "solutions").assert_outcomes(passed=1)
+
+
+def test_a_topic_runs_in_curriculum_order_not_file_order(project):
+    # "add" comes after "double" in the topic, but test_add.py sorts first.
+    project.makefile(
+        ".toml",
+        **{
+            "katas/00_toy/topic": TOPIC
+            + DEPENDENT_KATA.replace("quadruple", "add").replace('["double"]', "[]")
+        },
+    )
+    project.makepyfile(
+        **{"katas/00_toy/add": "def add(x):\n    return x\n", "solutions/00_toy/add": "add = 1"}
+    )
+    project.makepyfile(**{"katas/00_toy/test_add": "def test_add():\n    pass\n"})
+    write_tests(project, GOOD_TESTS)
+    result = run(project, "--impl", "solutions", "-v")
+    result.stdout.fnmatch_lines(
+        ["*test_double.py::test_value PASSED*", "*test_add.py::test_add PASSED*"]
+    )

@@ -4,6 +4,7 @@ for `requires`; what the board re-runs after an edit; `kata reset` restores the 
 
 import contextlib
 import subprocess
+import sys
 import textwrap
 
 import pytest
@@ -202,6 +203,31 @@ def test_reset_restores_the_shipped_stub_even_after_the_learner_committed(toy, t
     assert "restored katas/00_toy/double.py as shipped" in capsys.readouterr().out
     with registry_of(tmp_path):
         cli.main(["reset", "double"])
+        cli.main(["reset", "double"])  # already as shipped: no backup of an untouched stub
+    assert "double.py is already as shipped; nothing to reset" in capsys.readouterr().out
     assert (tmp_path / "katas/00_toy/double.py").read_text() == STUB
     backups = sorted((tmp_path / ".kata/backups").iterdir())
     assert len(backups) == 3 and all(b.read_text() == mine for b in backups)
+
+
+def test_train_on_a_stub_is_one_line_and_leaves_no_empty_folder(toy, tmp_path, capsys):
+    write, topic, kata = toy
+    topic(kata(extra='train = "train"'))
+    write(
+        "katas/00_toy/double.py",
+        STUB
+        + "\n\ndef train(out_dir, overrides=None):\n"
+        + ('    raise NotImplementedError("katas/00_toy/double.py: write train()")\n'),
+    )
+    out = tmp_path / "runs"
+    try:
+        with registry_of(tmp_path):
+            status = cli.main(["train", "double", "--out", str(out)])
+    finally:
+        sys.modules.pop("double", None)
+    assert status == 1
+    assert capsys.readouterr().out.splitlines()[-1] == (
+        "kata train double: katas/00_toy/double.py: write train(); write it first, "
+        "or train the reference: kata train double --impl solutions"
+    )
+    assert not out.exists()

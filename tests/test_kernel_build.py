@@ -1,7 +1,10 @@
 """The learner's kernels build one module each: a kernel that does not compile reports the
 compiler's error and leaves the learner's other kernels, and the reference, usable."""
 
+import os
 import shutil
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -35,7 +38,9 @@ def test_a_compile_error_names_the_file_and_line_and_spares_the_other_kernels(le
     with pytest.raises(kernel_build.KernelBuildError) as failure:
         kernel_build.build("conv2d_nchw", learner_sources, SCRATCH / "build")
     message = str(failure.value)
-    assert message.startswith("kernels/conv2d_nchw.cpp did not compile")
+    assert message.startswith(
+        "kernels/conv2d_nchw.cpp (with the matmul.cpp it requires) did not compile"
+    )
     assert "conv2d_nchw.cpp:5" in message and "error" in message
     assert "the other kernels are not affected" in message
     # matmul from the same directory still builds; it is the shipped stub, so it says so.
@@ -60,3 +65,35 @@ def test_the_reference_rescues_a_kernel_that_does_not_compile(monkeypatch):
     # The learner's matmul is a separate module: still reached, still the learner's stub.
     with pytest.raises(NotImplementedError, match="kernels/matmul.cpp: matmul"):
         kernels.matmul(np.ones((2, 2), np.float32), np.ones((2, 2), np.float32))
+
+
+def test_a_kernel_that_does_not_compile_reports_once_and_the_run_stays_short(tmp_path):
+    # A learner's checkout with a missing semicolon in matmul.cpp (conv2d links matmul, so it
+    # cannot build either). Before, every failing test re-raised one stored exception whose
+    # traceback grew with each call: 700,000 lines and 7 minutes for the topic.
+    root = registry.project_root()
+    for part in ("katas/06_kernels", "kernels", "solutions/kernels", "src/bindings"):
+        shutil.copytree(root / part, tmp_path / part)
+    (tmp_path / "katas/curriculum.toml").write_text('topics = ["06_kernels"]\n')
+    matmul = tmp_path / "kernels/matmul.cpp"
+    matmul.write_text(
+        matmul.read_text().replace("namespace kernels {", "namespace kernels {\nint x")
+    )
+    env = {**os.environ, "ML_REFRESHER_ROOT": str(tmp_path), "ML_REFRESHER_IMPL": "learner"}
+    env.pop("ML_REFRESHER_USE_REFERENCE", None)
+    tests = ["katas/06_kernels/test_matmul.py", "katas/06_kernels/test_conv2d_nchw.py"]
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", *tests, "-q", "-p", "no:cacheprovider"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    lines = run.stdout.splitlines()
+    assert run.returncode == 1
+    # The compiler's errors once per kernel module (matmul, conv2d), then one short line each.
+    assert sum("did not compile; fix the first error" in line for line in lines) == 2
+    assert sum("see the compiler's errors in the first failing test" in line for line in lines) > 10
+    # Measured on the whole topic: 1,051 lines (60 kB), the compiler's errors shown twice.
+    assert len(lines) < 3000, f"{len(lines)} lines of output"

@@ -1,6 +1,8 @@
 """The kernel front end and bindings reject bad input with a clear Python exception naming the
 argument, for both compiled modules (these checks are the support package's, not the kata's)."""
 
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -108,7 +110,19 @@ def test_front_end_rejects_bad_matmul_input(a, b, error, message):
             TypeError,
             "padding must be an int",
         ),
-        (lambda: kernels.softmax(ones(3), threads=0), ValueError, "threads must be >= 1"),
+        (lambda: kernels.softmax(ones(3), threads=0), ValueError, "threads must be between 1"),
+        (
+            lambda: kernels.softmax(ones(3), threads=2**31),
+            ValueError,
+            re.escape(
+                "threads must be between 1 and 1024 (or None for the default), got 2147483648"
+            ),
+        ),
+        (
+            lambda: kernels.matmul(np.float32(2.0), ones(1, 1)),
+            TypeError,
+            re.escape("a must be a 2-D array, got a scalar (float32 2.0)"),
+        ),
         (lambda: kernels.softmax(ones(3), threads="2"), TypeError, "threads must be an int"),
     ],
 )

@@ -32,6 +32,7 @@ STATE_LABELS = {
     "red": "red",
     "green": "green",
     "broken": "broken",
+    "does_not_compile": "does not compile",
     "coming": "coming",
 }
 
@@ -95,6 +96,8 @@ def outcomes_of(kata: registry.Kata, outcomes: dict[str, dict]) -> list[str]:
 
 def _kata_state(outcomes: list[str]) -> str:
     counts = Counter(outcomes)
+    if counts["does_not_compile"]:
+        return "does_not_compile"
     if not outcomes or counts["collection_error"]:
         return "broken"
     if counts["passed"] == len(outcomes):
@@ -168,6 +171,12 @@ def _print_next_steps(kata: registry.Kata) -> None:
 
 def cmd_board(args: argparse.Namespace) -> int:
     states = board_states()
+    for kata in registry.katas():
+        if states[kata.id]["state"] == "does_not_compile":
+            print(
+                f"{kata.relative(kata.stub_path)} does not compile: "
+                f"run `pytest {kata.relative(kata.test_path)}` to see the compiler's errors"
+            )
     for topic in registry.topics():
         print(f"\n{topic.id}  {topic.title}")
         if not topic.ready:
@@ -242,6 +251,9 @@ def cmd_reset(args: argparse.Namespace) -> int:
         reason = pristine.stderr.decode().strip() if pristine else "this is not a git checkout"
         print(f"cannot read the shipped {relative} from git: {reason}")
         return 1
+    if kata.stub_path.read_bytes() == pristine.stdout:
+        print(f"{relative} is already as shipped; nothing to reset")
+        return 0
     backups = _state_dir() / "backups"
     backups.mkdir(exist_ok=True)
     stamp = time.strftime("%Y%m%d-%H%M%S")
@@ -310,24 +322,44 @@ def cmd_train(args: argparse.Namespace) -> int:
         return 2
     if args.impl:
         os.environ[impl.IMPL_ENV] = args.impl
+    # Like the tests: one thread unless asked. On a shared machine, OpenMP threads that wait for
+    # a busy core made an epoch 10x slower than one thread.
+    threads = args.threads or int(os.environ.get("OMP_NUM_THREADS", "1"))
+    os.environ["OMP_NUM_THREADS"] = str(threads)
+    import torch
+
+    torch.set_num_threads(threads)
     impl.install_finder()
-    out_dir = Path(args.out) / kata.id
-    out_dir.mkdir(parents=True, exist_ok=True)
-    print(f"training {kata.id} ({impl.selected_implementation()}); figures go to {out_dir}")
-    start = time.perf_counter()
     train = getattr(importlib.import_module(kata.module), kata.train)
     overrides = dict(args.set)
     if overrides and "overrides" not in inspect.signature(train).parameters:
         print(f"kata {kata.id}'s training run takes no settings; run it without --set")
         return 2
+    out_dir = Path(args.out) / kata.id
+    created = [p for p in (out_dir, *out_dir.parents) if not p.exists()]  # innermost first
+    out_dir.mkdir(parents=True, exist_ok=True)
+    print(
+        f"training {kata.id} ({impl.selected_implementation()}, {threads} thread(s); "
+        f"--threads N for more); figures go to {out_dir}"
+    )
+    start = time.perf_counter()
     try:
         metrics = train(out_dir=out_dir, **({"overrides": overrides} if overrides else {}))
-    except ValueError as error:
-        if not overrides:
+    except (NotImplementedError, ValueError) as error:
+        for directory in created:  # a failed run leaves no empty folders behind
+            if not any(directory.iterdir()):
+                directory.rmdir()
+        if isinstance(error, ValueError) and not overrides:
             raise
-        print(f"kata train {kata.id}: {error}")
-        return 2
+        hint = (
+            f"; write it first, or train the reference: kata train {kata.id} --impl solutions"
+            if isinstance(error, NotImplementedError)
+            else ""
+        )
+        print(f"kata train {kata.id}: {error}{hint}")
+        return 1 if hint else 2
     metrics["wall_time_s"] = round(time.perf_counter() - start, 1)
+    metrics["threads"] = threads
     (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=1))
     for name, value in metrics.items():
         print(f"  {name}: {value}")
@@ -381,6 +413,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("kata")
     train.add_argument("--impl", choices=impl.IMPLEMENTATIONS, help="whose code (default: yours)")
     train.add_argument("--out", default="out", help="directory for curves and metrics.json")
+    train.add_argument(
+        "--threads", type=int, help="torch/OpenMP threads (default: $OMP_NUM_THREADS, else 1)"
+    )
     train.add_argument(
         "--set",
         action="append",

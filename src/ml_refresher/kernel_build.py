@@ -46,6 +46,7 @@ def build(kernel: str, source_dir: Path | None = None, build_root: Path | None =
     """Compile (if needed) and import the learner's `kernel`, e.g. "matmul", from
     source_dir/<kernel>.cpp (default: the checkout's kernels/). KernelBuildError when it does
     not compile, with the compiler's first error lines."""
+    __tracebackhide__ = True  # the compiler's errors are the message; this code is noise
     from torch.utils import cpp_extension
 
     root = registry.project_root()
@@ -91,8 +92,12 @@ def build(kernel: str, source_dir: Path | None = None, build_root: Path | None =
                 if isinstance(cause.output, bytes)
                 else str(cause.output)
             )
+        linked = [p.name for p in sources[2:]]
+        what = f"{source_dir.name}/{kernel}.cpp" + (
+            f" (with the {', '.join(linked)} it requires)" if linked else ""
+        )
         raise KernelBuildError(
-            f"{source_dir.name}/{kernel}.cpp did not compile; fix the first error and re-run "
+            f"{what} did not compile; fix the first error and re-run "
             f"(the other kernels are not affected):\n  " + "\n  ".join(_errors(output))
         ) from None
 

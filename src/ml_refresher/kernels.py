@@ -51,14 +51,20 @@ def _module_for(kernel: str):
     kata = registry.kata(kernel)
     if impl.uses_reference(kata):
         return _reference_module()
-    if kernel in _build_failures:  # a fresh exception: re-raising one object grows its traceback
-        raise KernelBuildError(str(_build_failures[kernel])) from None
+    __tracebackhide__ = True  # a learner's failure shows their test, not the front end
+    if kernel in _build_failures:
+        # Short, and a fresh exception each time: the compiler's errors were shown once, with
+        # the first failing test, and re-raising one object would grow its traceback per call.
+        raise KernelBuildError(
+            f"kernels/{kernel}.cpp did not compile: see the compiler's errors in the first "
+            "failing test above"
+        ) from None
     if kernel not in _learner_modules:
         try:
             _learner_modules[kernel] = kernel_build.build(kernel)
         except KernelBuildError as failure:
             _build_failures[kernel] = failure
-            raise
+            raise failure from None
     return _learner_modules[kernel]
 
 
@@ -75,6 +81,9 @@ def _as_float32_array(x, name: str, ndim: int | None) -> np.ndarray:
         if x.requires_grad:
             x = x.detach()
         x = x.numpy()
+    if isinstance(x, np.generic | numbers.Number):
+        wanted = f"a {ndim}-D array" if ndim else "an array with at least 1 dimension"
+        raise TypeError(f"{name} must be {wanted}, got a scalar ({type(x).__name__} {x})")
     if not isinstance(x, np.ndarray):
         raise TypeError(f"{name} must be a numpy.ndarray or torch.Tensor, got {type(x).__name__}")
     if x.dtype != np.float32:
@@ -94,13 +103,18 @@ def _as_int(value, name: str) -> int:
     return int(value)
 
 
+MAX_THREADS = 1024  # far above any CPU here, far below what makes OpenMP allocate gigabytes
+
+
 def _thread_count(threads) -> int:
     """The bindings' `threads`: 0 means OpenMP's default ($OMP_NUM_THREADS, else every core)."""
     if threads is None:
         return 0
     count = _as_int(threads, "threads")
-    if count < 1:
-        raise ValueError(f"threads must be >= 1 (or None for the default), got {count}")
+    if not 1 <= count <= MAX_THREADS:
+        raise ValueError(
+            f"threads must be between 1 and {MAX_THREADS} (or None for the default), got {count}"
+        )
     return count
 
 
@@ -121,6 +135,7 @@ def max_threads() -> int:
 
 def matmul(a, b, *, threads: int | None = None):
     """c = a @ b. a: (m, k), b: (k, n), float32 -> c: (m, n)."""
+    __tracebackhide__ = True
     a_arr = _as_float32_array(a, "a", 2)
     b_arr = _as_float32_array(b, "b", 2)
     if a_arr.shape[1] != b_arr.shape[0]:
@@ -134,6 +149,7 @@ def matmul(a, b, *, threads: int | None = None):
 
 def softmax(x, *, threads: int | None = None):
     """Softmax over the last axis. x: (..., n), float32 -> same shape, each row summing to 1."""
+    __tracebackhide__ = True
     x_arr = _as_float32_array(x, "x", None)
     y = _module_for("softmax_rows").softmax_rows(x_arr, _thread_count(threads))
     return _like_inputs(y, x)
@@ -142,6 +158,7 @@ def softmax(x, *, threads: int | None = None):
 def attention(q, k, v, *, causal: bool = False, threads: int | None = None):
     """softmax(q @ k^T / sqrt(d), causal mask if asked) @ v, fused (no seq x seq matrix).
     q: (batch, heads, t, d), k and v: (batch, heads, s, d), float32 -> (batch, heads, t, d)."""
+    __tracebackhide__ = True
     arrays = [_as_float32_array(a, name, 4) for a, name in ((q, "q"), (k, "k"), (v, "v"))]
     if not isinstance(causal, bool):
         raise TypeError(f"causal must be a bool, got {type(causal).__name__}")
@@ -153,6 +170,7 @@ def conv2d(x, weight, bias=None, *, stride: int = 1, padding: int = 0, threads: 
     """2-D convolution (cross-correlation, as torch), zero padding, 0 <= padding < kernel size.
     x: (n, c, h, w), weight: (o, c, kh, kw), bias: (o,) or None, float32
     -> (n, o, (h + 2*padding - kh) // stride + 1, (w + 2*padding - kw) // stride + 1)."""
+    __tracebackhide__ = True
     x_arr = _as_float32_array(x, "x", 4)
     w_arr = _as_float32_array(weight, "weight", 4)
     b_arr = None if bias is None else _as_float32_array(bias, "bias", 1)

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from ml_refresher import impl, registry
+from ml_refresher.kernel_build import KernelBuildError
 
 GATE_IMPLEMENTATION = {"green": "solutions", "red": "learner"}
 _outcomes_key = pytest.StashKey[dict]()
@@ -117,6 +118,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                 f"{path.relative_to(registry.project_root())} is not the test file of any kata: "
                 f"add the kata to its topic.toml, or rename the file test_<kata id>.py"
             )
+    # Katas in curriculum order (files sort alphabetically: kmeans before linear_regression),
+    # so that the first red test of a topic is the learner's next step. Stable: the tests of
+    # one kata keep their file order; other tests go last.
+    position = {k.id: i for i, k in enumerate(registry.katas(ready_only=False))}
+    items.sort(key=lambda item: position.get(getattr(_kata_of(item), "id", None), len(position)))
 
 
 @pytest.hookimpl(wrapper=True)
@@ -150,6 +156,8 @@ def _raw_outcome(report: pytest.TestReport, call: pytest.CallInfo) -> str:
         return "skipped"
     if call.excinfo is not None and call.excinfo.errisinstance(NotImplementedError):
         return "not_implemented"
+    if call.excinfo is not None and call.excinfo.errisinstance(KernelBuildError):
+        return "does_not_compile"
     return "failed"
 
 
