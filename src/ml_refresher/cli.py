@@ -137,22 +137,26 @@ def board_states() -> dict[str, dict]:
         k for k in registry.katas() if cache.get(k.id, {}).get("fingerprint") != _fingerprint(k)
     ]
     if stale:
-        print(f"running the tests of {len(stale)} kata(s) quietly ...", flush=True)
+        print(f"running the tests of {len(stale)} changed kata(s):", flush=True)
+    for kata in stale:  # one run per kata, so that progress shows as each finishes
+        print(f"  {kata.id:<24} ", end="", flush=True)
+        start = time.perf_counter()
         _, outcomes = run_pytest(
-            [k.test_path for k in stale],
+            [kata.test_path],
             ["-q", "-p", "no:cacheprovider", "--benchmark-disable"],
             {impl.IMPL_ENV: "learner"},
             quiet=True,
         )
-        for kata in stale:
-            results = outcomes_of(kata, outcomes)
-            cache[kata.id] = {
-                "fingerprint": _fingerprint(kata),
-                "state": _kata_state(results),
-                "passed": results.count("passed"),
-                "total": len(results),
-            }
-        cache_path.write_text(json.dumps(cache, indent=1))
+        results = outcomes_of(kata, outcomes)
+        cache[kata.id] = {
+            "fingerprint": _fingerprint(kata),
+            "state": _kata_state(results),
+            "passed": results.count("passed"),
+            "total": len(results),
+        }
+        cache_path.write_text(json.dumps(cache, indent=1))  # an interrupted board keeps these
+        state = STATE_LABELS[cache[kata.id]["state"]]
+        print(f"{state} ({time.perf_counter() - start:.0f} s)", flush=True)
     return cache
 
 
