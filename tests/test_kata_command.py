@@ -67,11 +67,16 @@ def registry_of(root):
             registry.topics.cache_clear()
 
 
-def check(tmp_path, capsys) -> tuple[int, list[str], str]:
+def check_command(tmp_path, capsys, argv) -> tuple[int, list[str], str]:
+    """Run `kata <argv>` on the toy project: (exit status, stdout lines, stderr)."""
     with registry_of(tmp_path):
-        status = cli.main(["check"])
+        status = cli.main(argv)
     captured = capsys.readouterr()
     return status, captured.out.splitlines(), captured.err
+
+
+def check(tmp_path, capsys) -> tuple[int, list[str], str]:
+    return check_command(tmp_path, capsys, ["check"])
 
 
 def test_a_consistent_curriculum_passes(toy, tmp_path, capsys):
@@ -231,3 +236,40 @@ def test_train_on_a_stub_is_one_line_and_leaves_no_empty_folder(toy, tmp_path, c
         "or train the reference: kata train double --impl solutions"
     )
     assert not out.exists()
+
+
+WRONG = """
+[[wrong]]
+name = "adds"
+why = "scale + x"
+replace = [["return scale * x", "return scale + x"]]
+
+[[wrong]]
+name = "right only at 3"
+why = "a hand case that cannot see the bug"
+replace = [["return scale * x", "return 6 if x == 3 else x"]]
+
+[[wrong]]
+name = "stale"
+why = "the reference moved on"
+replace = [["return 2 * x", "return x"]]
+"""
+
+
+def test_verify_wrong_reports_caught_missed_and_stale_wrong_implementations(toy, tmp_path, capsys):
+    write, _, _ = toy
+    write(
+        "katas/00_toy/test_double.py",
+        "from double import double\n\ndef test_three():\n    assert double(3) == 6\n",
+    )
+    write("solutions/00_toy/double.wrong.toml", WRONG)
+    status, lines, _ = check_command(tmp_path, capsys, ["verify", "--wrong"])
+    assert status == 1
+    assert lines[:3] == [
+        "double                   1/3 caught",
+        "    MISSED: right only at 3 (a hand case that cannot see the bug)",
+        "    does not apply: stale: 'return 2 * x' occurs 0 times (expected once)",
+    ]
+    assert lines[-1] == "wrong implementations caught: 1/3 (33%)"
+    # The learner's slot is the scratch copy's: the project's stub is untouched.
+    assert (tmp_path / "katas/00_toy/double.py").read_text() == STUB

@@ -4,8 +4,11 @@ kata                 the curriculum board: every kata, its state, what to do nex
 kata next            the next kata to work on, with the commands to run
 kata hint KATA       one more hint tier each call (--reset starts over)
 kata watch KATA      re-run the kata's tests whenever a file of its topic changes
-kata reset KATA      restore the stub from git, keeping a backup of your version
+kata reset KATA      restore the stub as shipped, keeping a backup of your version
+kata train KATA      a model kata's full training run (--set key=value, --threads N)
+kata check           maintainers: the curriculum's files agree
 kata verify          both gates: green on the reference, red on the stubs; per-kata table
+kata verify --wrong  do the tests catch each kata's known-wrong implementations?
 kata setup           fetch (or, with --from DIR, copy) the data the katas read
 kata bench           time the C++ kernels against torch (GFLOP/s, ratio), saves the JSON
 """
@@ -279,7 +282,12 @@ GATE_PASSES = {"green": "passed", "red": "not_implemented"}
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    """Run both gates over every ready topic and print one row per kata."""
+    """Run both gates over every ready topic and print one row per kata; with --wrong, run the
+    katas' known-wrong implementations instead."""
+    if args.wrong:
+        from ml_refresher import wrong
+
+        return wrong.verify(args.katas)
     topics = [t.directory for t in registry.topics() if t.ready]
     results, ok = {}, True
     for gate in ("green", "red"):
@@ -410,9 +418,14 @@ def build_parser() -> argparse.ArgumentParser:
     reset = sub.add_parser("reset", help="restore a kata's stub (keeps a backup)")
     reset.add_argument("kata")
     reset.set_defaults(handler=cmd_reset)
-    sub.add_parser("verify", help="run both gates; non-zero exit on any failure").set_defaults(
-        handler=cmd_verify
+    verify = sub.add_parser("verify", help="run both gates; non-zero exit on any failure")
+    verify.add_argument(
+        "--wrong",
+        action="store_true",
+        help="instead: check that each kata's tests catch its known-wrong implementations",
     )
+    verify.add_argument("katas", nargs="*", help="with --wrong: only these katas")
+    verify.set_defaults(handler=cmd_verify)
     train = sub.add_parser("train", help="train a model kata on the full data")
     train.add_argument("kata")
     train.add_argument("--impl", choices=impl.IMPLEMENTATIONS, help="whose code (default: yours)")

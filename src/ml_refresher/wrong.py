@@ -1,0 +1,196 @@
+"""`kata verify --wrong`: do the tests catch the mistakes learners really make?
+
+Each kata ships known-wrong implementations beside its reference, in
+solutions/<topic>/<module>.wrong.toml (C++: solutions/kernels/<kernel>.wrong.toml):
+
+    [[wrong]]
+    name = "scale by d"
+    why = "divides the scores by d, not sqrt(d): the softmax is too flat for wide heads"
+    replace = [["/ math.sqrt(q.shape[-1])", "/ q.shape[-1]"]]   # [old, new] pairs, in order
+    file = "date_task.py"                                     # optional: a given module instead
+
+Each one is applied to the reference in a scratch copy of the project, put where the learner's
+code goes, and the kata's tests run on it with every other kata on the reference. It is caught
+when a test fails. The unpatched reference runs first in the same place and must pass, so that a
+failure means the mistake was seen; a C++ mistake must also compile to a different binary.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from ml_refresher import impl, registry
+
+COPIED = ("katas", "solutions", "kernels", "src/bindings")
+
+
+@dataclass(frozen=True)
+class Wrong:
+    name: str
+    why: str
+    replace: tuple[tuple[str, str], ...]
+    file: str | None = None  # a given module of the topic; default: the kata's own code
+
+
+def wrong_path(kata: registry.Kata) -> Path:
+    return kata.reference_path.with_suffix(".wrong.toml")
+
+
+def load(kata: registry.Kata) -> list[Wrong]:
+    path = wrong_path(kata)
+    if not path.is_file():
+        return []
+    with path.open("rb") as f:
+        entries = tomllib.load(f).get("wrong", [])
+    try:
+        return [
+            Wrong(e["name"], e["why"], tuple(tuple(pair) for pair in e["replace"]), e.get("file"))
+            for e in entries
+        ]
+    except KeyError as missing:
+        raise registry.RegistryError(f"{path}: a [[wrong]] entry lacks {missing}") from None
+
+
+def patched(text: str, wrong: Wrong) -> str:
+    """`text` with each replacement applied; each `old` must occur exactly once, so that a
+    reference that moved on is reported instead of silently testing the right code."""
+    for old, new in wrong.replace:
+        count = text.count(old)
+        if count != 1:
+            raise ValueError(f"{old!r} occurs {count} times (expected once)")
+        text = text.replace(old, new)
+    return text
+
+
+def _digest(path: Path) -> str | None:
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
+
+
+class Scratch:
+    """A copy of the project's katas, references and kernel sources, where the learner's slot of
+    one kata holds the reference or a wrong version of it."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        for part in COPIED:
+            source = registry.project_root() / part
+            if source.exists():
+                shutil.copytree(source, root / part, ignore=shutil.ignore_patterns("__pycache__"))
+
+    def place(self, kata: registry.Kata, wrong: Wrong | None) -> None:
+        """The reference in the kata's learner slot, with `wrong` applied to it or to a given
+        module; every file is first reset to the project's own."""
+        slot = self.root / kata.relative(kata.stub_path)
+        shutil.copyfile(kata.reference_path, slot)
+        topic = next(t for t in registry.topics() if t.id == kata.topic)
+        topic_dir = self.root / "katas" / kata.topic
+        for name in topic.given:
+            shutil.copyfile(topic.directory / f"{name}.py", topic_dir / f"{name}.py")
+        if wrong is not None:
+            target = topic_dir / wrong.file if wrong.file else slot
+            target.write_text(patched(target.read_text(), wrong))
+
+    def run(self, kata: registry.Kata) -> tuple[str, str | None]:
+        """Run the kata's tests here: ("passed" | "failed" | "does not compile" | "does not
+        import", digest of the kernel module built, if any)."""
+        others = [k.id for k in registry.katas(ready_only=False) if k.id != kata.id]
+        with tempfile.TemporaryDirectory() as tmp:
+            report = Path(tmp) / "report.json"
+            status = subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "pytest",
+                    str(self.root / kata.relative(kata.test_path)),
+                    "-x",
+                    "-q",
+                    "-p",
+                    "no:cacheprovider",
+                    "--benchmark-disable",
+                    f"--kata-report={report}",
+                ],
+                cwd=self.root,
+                env={
+                    **os.environ,
+                    registry.ROOT_ENV: str(self.root),
+                    impl.IMPL_ENV: "learner",
+                    impl.USE_REFERENCE_ENV: ",".join(others),
+                },
+                capture_output=True,
+            ).returncode
+            outcomes = [t["outcome"] for t in _read(report).values()]
+        if "does_not_compile" in outcomes:
+            result = "does not compile"
+        elif "collection_error" in outcomes or not outcomes:
+            result = "does not import"
+        else:
+            result = "passed" if status == 0 else "failed"
+        built = None
+        if kata.kernel:
+            modules = (self.root / "build" / "learner-kernels").glob(f"*/{kata.kernel}/*.so")
+            built = next((_digest(m) for m in sorted(modules)), None)
+        return result, built
+
+
+def _read(report: Path) -> dict:
+    try:
+        return json.loads(report.read_text())["tests"]
+    except (FileNotFoundError, json.JSONDecodeError, KeyError):
+        return {}
+
+
+def verify(kata_ids: list[str]) -> int:
+    """Run every shipped wrong implementation of the given katas (default: every ready kata);
+    print caught/missed per kata; non-zero when one is missed or does not apply."""
+    katas = [registry.kata(i) for i in kata_ids] if kata_ids else registry.katas()
+    ok, caught_total, total = True, 0, 0
+    with tempfile.TemporaryDirectory(prefix="kata-wrong-") as tmp:
+        scratch = Scratch(Path(tmp))
+        for kata in katas:
+            wrongs = load(kata)
+            if not wrongs:
+                print(
+                    f"{kata.id:<24} no wrong implementations in {kata.relative(wrong_path(kata))}"
+                )
+                ok = False
+                continue
+            scratch.place(kata, None)
+            baseline, reference_binary = scratch.run(kata)
+            if baseline != "passed":
+                print(f"{kata.id:<24} the reference itself {baseline} in the learner's place")
+                ok = False
+                continue
+            caught, problems = 0, []
+            for wrong in wrongs:
+                try:
+                    scratch.place(kata, wrong)
+                except ValueError as error:
+                    problems.append(f"does not apply: {wrong.name}: {error}")
+                    continue
+                result, binary = scratch.run(kata)
+                if kata.kernel and binary == reference_binary:
+                    result = "builds to the reference's binary"
+                if result == "failed":
+                    caught += 1
+                elif result == "passed":
+                    problems.append(f"MISSED: {wrong.name} ({wrong.why})")
+                else:
+                    problems.append(f"{result}: {wrong.name}")
+            caught_total += caught
+            total += len(wrongs)
+            ok &= not problems
+            print(f"{kata.id:<24} {caught}/{len(wrongs)} caught", flush=True)
+            for problem in problems:
+                print(f"    {problem}")
+    share = f"{caught_total}/{total} ({caught_total / total:.0%})" if total else "0/0"
+    print(f"\nwrong implementations caught: {share}")
+    return 0 if ok else 1
