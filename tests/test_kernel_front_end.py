@@ -215,14 +215,3 @@ def test_threads_argument_and_default(monkeypatch):
     a = np.random.default_rng(0).standard_normal((40, 30)).astype(F32)
     np.testing.assert_allclose(kernels.matmul(a, a.T, threads=1), a @ a.T, atol=1e-4)
     assert kernels.max_threads() >= 1  # the call restores the default thread count
-
-
-def test_kata_bench_prints_the_table_and_saves_json(tmp_path, capsys):
-    from ml_refresher import bench
-
-    out = tmp_path / "bench.json"
-    status = bench.run("solutions", quick=True, threads=[1], out=out, keyword="matmul and 128")
-    printed = capsys.readouterr().out
-    assert status == 0, printed
-    assert out.exists()
-    assert "128x128 @ 128x128" in printed and "torch.matmul" in printed and "x\n" in printed

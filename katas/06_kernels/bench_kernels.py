@@ -1,18 +1,27 @@
 """Benchmarks of the C++ kernels against torch (pytest-benchmark): each kernel, size and thread
 count is one group holding our kernel and its torch counterpart(s), timed in the same run.
 
-Run them with `kata bench` (see ml_refresher.bench), which prints the table with GFLOP/s or GB/s
-and the ratio to torch. The file name keeps them out of `pytest katas` and the gates; to run
-them by hand (the kata plugin refuses non-kata test files under katas/, hence -p no:...):
+Run them with `kata bench` (see ml_refresher.bench), which measures the machine's limits first,
+prints the rows as they finish and then the table with GFLOP/s or GB/s, % of the machine's limit
+and the ratio to torch. The file name keeps them out of `pytest katas` and the gates; to run them
+by hand (the kata plugin refuses non-kata test files under katas/, hence -p no:...):
 
     ML_REFRESHER_IMPL=solutions pytest -p no:ml_refresher katas/06_kernels/bench_kernels.py
 
-Environment: ML_REFRESHER_BENCH_QUICK=1 for small sizes, ML_REFRESHER_BENCH_THREADS="1,2" for the
-thread counts (default: 1 and every core).
+Bounded: each kernel's sizes run smallest first, and once one call of ours takes more than the
+call budget (or the next size would take several), its larger sizes are skipped with the time
+that stopped them (ml_refresher.bench.size_skip_reason). Nothing starts after the run's deadline.
+
+Environment (set by `kata bench`): ML_REFRESHER_BENCH_QUICK=1 for small sizes,
+ML_REFRESHER_BENCH_THREADS="1,2" for the thread counts (default: 1 and every core),
+ML_REFRESHER_BENCH_CALL_BUDGET (seconds, default 2), ML_REFRESHER_BENCH_DEADLINE (a time.time()),
+ML_REFRESHER_BENCH_ROWS (a file that gets one JSON line per finished or skipped run).
 """
 
 import functools
+import json
 import os
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -20,13 +29,23 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from ml_refresher import kernels
+from ml_refresher import bench, kernels
+from ml_refresher.kernel_build import KernelBuildError
 
-QUICK = os.environ.get("ML_REFRESHER_BENCH_QUICK") == "1"
-THREADS = [int(t) for t in os.environ.get("ML_REFRESHER_BENCH_THREADS", "").split(",") if t] or [
-    1,
-    len(os.sched_getaffinity(0)),
-]
+QUICK = os.environ.get(bench.QUICK_ENV) == "1"
+THREADS = [int(t) for t in os.environ.get(bench.THREADS_ENV, "").split(",") if t] or list(
+    dict.fromkeys([1, len(os.sched_getaffinity(0))])
+)
+CALL_BUDGET = float(os.environ.get(bench.CALL_BUDGET_ENV) or bench.CALL_BUDGET)
+DEADLINE = float(os.environ.get(bench.DEADLINE_ENV) or "inf")
+ROWS = os.environ.get(bench.ROWS_ENV)
+# The kata (and module) behind each kernel of the table.
+KERNEL_MODULES = {
+    "matmul": "matmul",
+    "softmax": "softmax_rows",
+    "attention": "flash_attention",
+    "conv2d": "conv2d_nchw",
+}
 
 
 @dataclass
@@ -39,6 +58,10 @@ class Case:
     torch: dict = field(default_factory=dict)  # name -> callable() -> result
     flops: float = 0.0
     bytes: float = 0.0
+
+    @property
+    def work(self) -> float:
+        return self.flops or self.bytes
 
 
 def rand(*shape):
@@ -126,13 +149,21 @@ COUNTERPARTS = {
     "attention": ["torch SDPA", "torch unfused"],
     "conv2d": ["torch conv2d"],
 }
-# Ours and its counterparts back to back, so that they see the same machine load.
+# Ours and its counterparts back to back, so that they see the same machine load; each kernel's
+# sizes smallest first (CASES' order), so that the ladder can stop before the slow ones.
 RUNS = [
-    pytest.param(name, threads, impl, id=f"{name}-{threads}t-{impl}")
+    (name, threads, impl)
     for name in CASES
     for threads in THREADS
     for impl in ["ours", *COUNTERPARTS[name.split()[0]]]
 ]
+
+# The ladder's memory: per kernel, size -> (work, slowest first call of ours at that size) and
+# size -> (threads, seconds) of that call, and the reason ours was skipped per (case, threads),
+# which skips its counterparts too.
+_first_calls: dict[str, dict[str, tuple[float, float]]] = {}
+_same_size_calls: dict[str, dict[str, tuple[int, float]]] = {}
+_group_skips: dict[tuple[str, int], str] = {}
 
 
 @functools.cache
@@ -147,23 +178,88 @@ def torch_threads():
     torch.set_num_threads(before)
 
 
-@pytest.mark.parametrize(("name", "threads", "impl"), RUNS)
-def test_benchmark(benchmark, torch_threads, name, threads, impl):
+def _record(row: dict) -> None:
+    """One JSON line for `kata bench`, which prints it as progress and keeps it in the report."""
+    if ROWS:
+        with open(ROWS, "a") as rows:
+            rows.write(json.dumps(row) + "\n")
+
+
+def _skip(info: dict, kind: str, reason: str):
+    _record({"extra_info": info, "kind": kind, "skipped": reason})
+    pytest.skip(reason)
+
+
+def _timed_first_call(run) -> float:
+    start = time.perf_counter()
+    run()
+    return time.perf_counter() - start
+
+
+@pytest.mark.parametrize(
+    ("name", "threads", "impl", "order"),
+    [pytest.param(*run, i, id=f"{run[0]}-{run[1]}t-{run[2]}") for i, run in enumerate(RUNS)],
+)
+def test_benchmark(benchmark, torch_threads, name, threads, impl, order):
     c = case(name)
     torch_threads(threads)
     benchmark.group = f"{c.kernel} {c.size} threads={threads}"
-    benchmark.extra_info.update(
-        kernel=c.kernel, size=c.size, threads=threads, impl=impl, flops=c.flops, bytes=c.bytes
+    info = dict(
+        kernel=c.kernel,
+        size=c.size,
+        threads=threads,
+        impl=impl,
+        flops=c.flops,
+        bytes=c.bytes,
+        order=order,
     )
+    benchmark.extra_info.update(info)
+    if time.time() > DEADLINE:
+        _skip(info, "deadline", "skipped: the run's time budget was spent")
     if impl == "ours":
+        sizes = _first_calls.setdefault(c.kernel, {})
+        previous = [(size, *timing) for size, timing in sizes.items() if size != c.size]
+        same_size = _same_size_calls.get(c.kernel, {}).get(c.size)
+        reason = bench.size_skip_reason(previous, c.work, CALL_BUDGET, same_size)
+        if reason:
+            _group_skips[(name, threads)] = reason
+            _skip(info, "ladder", reason)
+        try:  # compile the learner's kernel (first use) before anything is timed
+            kernels._module_for(KERNEL_MODULES[c.kernel])
+        except KernelBuildError as error:
+            _skip(info, "build_error", f"did not compile: {str(error).splitlines()[0]}")
         run = functools.partial(c.ours, threads)
         try:
-            run()
+            first = _timed_first_call(run)
         except NotImplementedError as error:
-            pytest.skip(f"not implemented yet: {error}")
+            _skip(info, "not_implemented", f"not implemented yet: {error}")
+        slowest = max(first, sizes.get(c.size, (0.0, 0.0))[1])
+        sizes[c.size] = (c.work, slowest)
+        if same_size is None or first > same_size[1]:
+            _same_size_calls.setdefault(c.kernel, {})[c.size] = (threads, first)
     else:
+        if (name, threads) in _group_skips:
+            _skip(info, "ladder", _group_skips[(name, threads)])
         run = c.torch[impl]
-    # The big cases take 0.1-1 s a call; 3 rounds keep the whole run near a minute. The table
-    # uses each run's fastest round: the one least disturbed by other processes.
-    rounds = 3 if c.flops > 1e10 else 7
-    benchmark.pedantic(run, rounds=rounds, warmup_rounds=1)
+        first = _timed_first_call(run)
+    if first > CALL_BUDGET:
+        # One call over the budget is the measurement: another round would double a slow row,
+        # and a warm-up is noise next to seconds of arithmetic.
+        info.update(load=os.getloadavg()[0], single_call=True)
+        one = {"min": first, "max": first, "mean": first, "median": first, "stddev": 0.0}
+        _record({"group": benchmark.group, "extra_info": info, "stats": {**one, "rounds": 1}})
+        return
+    # The first call was the warm-up. The big cases take 0.1-1 s a call: 3 rounds keep the whole
+    # run near a minute, and fewer when one call is slow (a learner's first loops). The table uses
+    # each run's fastest round: the one least disturbed by other processes.
+    rounds = bench.rounds_for(first, 3 if c.flops > 1e10 else 7, CALL_BUDGET)
+    benchmark.pedantic(run, rounds=rounds, warmup_rounds=0)
+    benchmark.extra_info["load"] = os.getloadavg()[0]  # the 1-minute load as the row ends
+    stats = benchmark.stats.stats
+    _record(
+        {
+            "group": benchmark.group,
+            "extra_info": dict(benchmark.extra_info),
+            "stats": {**stats.as_dict(), "data": list(stats.data)},
+        }
+    )

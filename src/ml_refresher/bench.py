@@ -1,24 +1,224 @@
-"""`kata bench`: time the C++ kernels against torch and print one table.
+"""`kata bench`: time the C++ kernels against torch, bounded in time, and print one table.
 
-Runs katas/06_kernels/bench_kernels.py under pytest-benchmark (each kernel, size and thread count
-is a group holding our kernel and its torch counterparts, timed back to back in the same run),
-saves pytest-benchmark's JSON, and prints per kernel and size: the fastest time of each, GFLOP/s
-(GB/s for softmax, which is memory-bound) and the ratio torch time / our time (> 1: ours is
-faster). Compare two saved runs with `pytest-benchmark compare A.json B.json`.
+Runs katas/06_kernels/bench_kernels.py under pytest-benchmark: each kernel, size and thread count
+is a group holding our kernel and its torch counterparts, timed back to back in the same run.
+Before it, the machine's own limits are measured (FP32 FMA peak of one core, triad bandwidth;
+src/bindings/machine_limits.cpp), so that every row shows its % of the relevant limit next to the
+ratio torch time / our time (> 1: ours is faster).
+
+Bounded: the sizes of each kernel form a ladder, smallest first; once one call of ours takes more
+than the call budget (or the next size would take several budgets), the larger sizes are skipped
+and listed with the time that stopped them. No row starts after the whole-run budget, and the run
+is stopped a minute after it. Rows are printed as they finish.
+
+Trustworthy: a row whose rounds disagree, that ran while the load average exceeded the cores, or
+where torch at N threads was slower than torch at 1 shows "unreliable (why)" instead of a ratio.
+The JSON (pytest-benchmark's, plus `machine`, `limits`, `skipped` and `budget`) is saved under
+.kata/bench/; compare two runs with `pytest-benchmark compare A.json B.json`.
 """
 
 from __future__ import annotations
 
+import ctypes
+import hashlib
 import json
 import os
+import platform
+import shutil
+import signal
 import subprocess
 import sys
 import time
+from importlib import metadata
 from pathlib import Path
 
 from ml_refresher import impl, registry
 
 BENCH_FILE = Path("katas") / "06_kernels" / "bench_kernels.py"
+LIMITS_SOURCE = Path("src") / "bindings" / "machine_limits.cpp"
+
+# The environment through which this module steers bench_kernels.py.
+QUICK_ENV = "ML_REFRESHER_BENCH_QUICK"
+THREADS_ENV = "ML_REFRESHER_BENCH_THREADS"
+ROWS_ENV = "ML_REFRESHER_BENCH_ROWS"  # JSON lines, one per finished or skipped run
+DEADLINE_ENV = "ML_REFRESHER_BENCH_DEADLINE"  # time.time() after which no run starts
+CALL_BUDGET_ENV = "ML_REFRESHER_BENCH_CALL_BUDGET"  # seconds one call of ours may take
+BUDGET_ENV = "ML_REFRESHER_BENCH_BUDGET"  # the whole run's seconds (default below)
+
+CALL_BUDGET = 2.0  # seconds: "a few seconds" a call, beyond that the larger sizes are skipped
+PREDICTED_CALLS = 3.0  # skip a size predicted to take more than this many call budgets
+RUN_BUDGET = {True: 120.0, False: 600.0}  # quick, full: seconds for the whole run
+HARD_STOP_GRACE = 60.0  # the run is killed this long after its budget (a row already running)
+MAX_SPREAD = 1.5  # median / fastest round above this: the rounds disagree
+ISA_FLAGS = ("avx2", "avx512f", "fma")
+
+
+# --- the size ladder (pure: bench_kernels.py asks it before each size) -----------------------
+
+
+def size_skip_reason(
+    previous: list[tuple[str, float, float]],
+    work: float,
+    call_budget: float = CALL_BUDGET,
+    same_size: tuple[int, float] | None = None,
+) -> str | None:
+    """Why a size should not run, or None. `previous`: (size, work, seconds of one call) of the
+    smaller sizes of the same kernel that ran, smallest first; `work`: this size's FLOPs or bytes;
+    `same_size`: (threads, seconds) of the slowest call at this size at another thread count.
+    Skipped when the last size that ran took more than `call_budget` a call, when scaling its
+    time by the work predicts more than PREDICTED_CALLS budgets, or when this size already took
+    that long at another thread count (a single-threaded loop gains nothing from more)."""
+    if same_size and same_size[1] > PREDICTED_CALLS * call_budget:
+        count, seconds = same_size
+        return f"skipped: at {count} thread(s) this size took {seconds:.1f} s a call"
+    if not previous:
+        return None
+    size, last_work, seconds = previous[-1]
+    if seconds > call_budget:
+        return f"skipped: the previous size ({size}) took {_seconds(seconds)} s a call"
+    predicted = seconds * work / last_work if last_work else 0.0
+    if predicted > PREDICTED_CALLS * call_budget:
+        return (
+            f"skipped: the previous size ({size}) took {_seconds(seconds)} s a call, "
+            f"this one would take about {predicted:.0f} s"
+        )
+    return None
+
+
+def _seconds(seconds: float) -> str:
+    return f"{seconds:.1f}" if seconds >= 0.1 else f"{seconds:.2g}"
+
+
+def plan_sizes(
+    sizes: list[tuple[str, float]], seconds: dict[str, float], call_budget: float = CALL_BUDGET
+) -> tuple[list[str], dict[str, str]]:
+    """The ladder over a kernel's sizes ((name, work), smallest first), given what one call of
+    each takes: the names that run, and the skip reason of each name that does not."""
+    ran: list[tuple[str, float, float]] = []
+    skipped: dict[str, str] = {}
+    for name, work in sizes:
+        reason = size_skip_reason(ran, work, call_budget)
+        if reason:
+            skipped[name] = reason
+        else:
+            ran.append((name, work, seconds[name]))
+    return [name for name, _, _ in ran], skipped
+
+
+def rounds_for(first_call: float, rounds: int, call_budget: float = CALL_BUDGET) -> int:
+    """Timed rounds after a first (warm-up) call that took `first_call` seconds: the usual
+    `rounds`, fewer when they would take more than two call budgets, at least one."""
+    if first_call <= 0:
+        return rounds
+    return max(1, min(rounds, int(2 * call_budget / first_call)))
+
+
+# --- the machine and its limits ---------------------------------------------------------------
+
+
+def cores() -> int:
+    """The cores this process may run on (its affinity), which is what the kernels' threads get."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def machine_info(threads: list[int]) -> dict:
+    """What the figures depend on: CPU model, ISA flags, cores, load average, torch's version."""
+    model, flags = platform.processor() or platform.machine(), set()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() == "model name" and model in ("", platform.machine()):
+                model = value.strip()
+            elif key.strip() == "flags" and not flags:
+                flags = set(value.split())
+    except OSError:  # not Linux: the model from platform, no flags
+        pass
+    try:
+        torch_version = metadata.version("torch")
+    except metadata.PackageNotFoundError:
+        torch_version = "not installed"
+    return {
+        "cpu_model": model,
+        "isa": {flag: flag in flags for flag in ISA_FLAGS},
+        "cores": len(os.sched_getaffinity(0))
+        if hasattr(os, "sched_getaffinity")
+        else os.cpu_count(),
+        "logical_cpus": os.cpu_count(),
+        "threads": threads,
+        "load_average_start": list(os.getloadavg()),
+        "torch": torch_version,
+        "native": os.environ.get("ML_REFRESHER_NATIVE", "1") != "0",
+    }
+
+
+def _limits_library(root: Path):
+    """machine_limits.cpp compiled with the kernels' flags into build/machine-limits/ (once per
+    source and flags), loaded with ctypes."""
+    source = root / LIMITS_SOURCE
+    flags = ["-O3", "-std=c++17", "-fopenmp", "-shared", "-fPIC"]
+    # -ffp-contract=fast: acc * a + b must become one FMA, which ISO C++ mode does not allow.
+    flags.append("-ffp-contract=fast")
+    if os.environ.get("ML_REFRESHER_NATIVE", "1") != "0":
+        flags.append("-march=native")
+    compiler = os.environ.get("CXX") or shutil.which("c++") or shutil.which("g++") or "c++"
+    digest = hashlib.sha1(source.read_bytes() + " ".join([compiler, *flags]).encode())
+    library = root / "build" / "machine-limits" / f"machine_limits-{digest.hexdigest()[:12]}.so"
+    if not library.exists():
+        library.parent.mkdir(parents=True, exist_ok=True)
+        partial = library.with_suffix(f".{os.getpid()}.tmp")
+        result = subprocess.run(
+            [compiler, *flags, str(source), "-o", str(partial)], capture_output=True, text=True
+        )
+        if result.returncode != 0:
+            raise OSError(f"{LIMITS_SOURCE} did not compile: {result.stderr.strip()[-500:]}")
+        partial.replace(library)
+    lib = ctypes.CDLL(str(library))
+    lib.fma_loop.restype = ctypes.c_double
+    lib.fma_loop.argtypes = [ctypes.c_int64, ctypes.c_float, ctypes.POINTER(ctypes.c_float)]
+    lib.triad.restype = ctypes.c_double
+    f32p = ctypes.POINTER(ctypes.c_float)
+    lib.triad.argtypes = [f32p, f32p, f32p, ctypes.c_int64, ctypes.c_float, ctypes.c_int]
+    return lib
+
+
+def measure_limits(root: Path, threads: list[int], quick: bool) -> dict:
+    """Single-core FP32 FMA peak (GFLOP/s) and triad bandwidth (GB/s) at each thread count, the
+    best of many short repetitions: on a shared machine the best one is the least disturbed.
+    {"error": why} when the probe does not build."""
+    import numpy as np
+
+    try:
+        lib = _limits_library(root)
+    except OSError as error:
+        return {"error": str(error)}
+    lanes, accumulators = lib.fma_lanes(), lib.fma_accumulators()
+    sink = ctypes.c_float()
+    iterations = 500_000  # ~1 ms at peak: short enough to fall between other processes' slices
+    lib.fma_loop(iterations, 1.0, ctypes.byref(sink))
+    best = min(lib.fma_loop(iterations, 1.0, ctypes.byref(sink)) for _ in range(40))
+    fma_gflops = 2.0 * lanes * accumulators * iterations / best / 1e9
+    # Arrays of softmax 4096x4096's input size: the same level of the memory hierarchy.
+    n = 16 << 20
+    x, y, z = (np.ones(n, np.float32) for _ in range(3))  # written once: pages mapped
+    pointer = [a.ctypes.data_as(ctypes.POINTER(ctypes.c_float)) for a in (x, y, z)]
+    bandwidth = {}
+    for count in sorted(set(threads)):
+        lib.triad(*pointer, n, 0.5, count)
+        seconds = min(lib.triad(*pointer, n, 0.5, count) for _ in range(5 if quick else 8))
+        bandwidth[str(count)] = 12.0 * n / seconds / 1e9
+    isa = {16: "AVX-512", 8: "AVX2"}.get(lanes, "SSE")
+    return {
+        "fma_gflops_1core": fma_gflops,
+        "fma": f"{isa}, {lanes} lanes x {accumulators} accumulators, best of 40",
+        "bandwidth_gbs": bandwidth,
+        "bandwidth": f"triad x = y + s*z over 3 x {4 * n >> 20} MB, 12 bytes/element",
+        "load_average": os.getloadavg()[0],
+    }
+
+
+# --- the run ----------------------------------------------------------------------------------
 
 
 def run(
@@ -27,69 +227,319 @@ def run(
     threads: list[int] | None,
     out: Path | None,
     keyword: str | None,
+    budget: float | None = None,
+    call_budget: float | None = None,
 ) -> int:
     root = registry.project_root()
     if out is None:
         stamp = time.strftime("%Y%m%d-%H%M%S")
         out = root / ".kata" / "bench" / f"{implementation}-{'quick-' if quick else ''}{stamp}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
-    env = dict(os.environ, **{impl.IMPL_ENV: implementation})
-    env.pop(impl.USE_REFERENCE_ENV, None)
-    env["ML_REFRESHER_BENCH_QUICK"] = "1" if quick else "0"
-    if threads:
-        env["ML_REFRESHER_BENCH_THREADS"] = ",".join(map(str, threads))
-    # The kata plugin refuses test files under katas/ that are no kata's; this one is not a kata
-    # test, and the implementation is chosen through the environment instead.
-    command = [sys.executable, "-m", "pytest", str(root / BENCH_FILE), "-p", "no:ml_refresher"]
-    command += ["-p", "no:cacheprovider", "-q", f"--benchmark-json={out}"]
-    if keyword:
-        command += ["-k", keyword]
+    threads = list(dict.fromkeys(threads or [1, cores()]))
+    budget = budget or float(os.environ.get(BUDGET_ENV) or RUN_BUDGET[quick])
+    call_budget = call_budget or float(os.environ.get(CALL_BUDGET_ENV) or CALL_BUDGET)
+    rows_path = out.with_name(out.stem + ".rows.jsonl")
+    rows_path.unlink(missing_ok=True)
+    log_path = out.with_name(out.stem + ".log")
+
     print(
         f"benchmarking the {implementation} kernels against torch "
-        f"({'quick sizes, seconds' if quick else 'full sizes, under a minute'}) ...",
+        f"({'quick sizes' if quick else 'full sizes'}, at most {budget:.0f} s; a call over "
+        f"{call_budget:g} s skips the larger sizes of that kernel)",
         flush=True,
     )
-    result = subprocess.run(command, cwd=root, env=env, capture_output=True, text=True)
-    if result.returncode != 0 or not out.exists():
-        print(result.stdout[-4000:], result.stderr[-2000:], sep="\n")
-        return result.returncode or 1
-    print(format_table(json.loads(out.read_text())))
-    skipped = [line for line in result.stdout.splitlines() if "not implemented yet" in line]
-    if skipped:
-        print(f"\n{len(skipped)} kernel run(s) skipped: not implemented yet")
-    print(f"\nsaved {out}")
-    return 0
+    machine = machine_info(threads)
+    print(_machine_line(machine), flush=True)
+    limits = measure_limits(root, threads, quick)
+    print(_limits_line(limits, machine["cores"]), flush=True)
+
+    env = dict(os.environ, **{impl.IMPL_ENV: implementation})
+    env.pop(impl.USE_REFERENCE_ENV, None)
+    start = time.time()
+    env.update(
+        {
+            QUICK_ENV: "1" if quick else "0",
+            THREADS_ENV: ",".join(map(str, threads)),
+            ROWS_ENV: str(rows_path),
+            DEADLINE_ENV: str(start + budget),
+            CALL_BUDGET_ENV: str(call_budget),
+        }
+    )
+    # The kata plugin refuses test files under katas/ that are no kata's; this one is not a kata
+    # test, and the implementation is chosen through the environment instead. -rs: the skip
+    # reasons in the log too.
+    command = [sys.executable, "-m", "pytest", str(root / BENCH_FILE), "-p", "no:ml_refresher"]
+    command += ["-p", "no:cacheprovider", "-q", "-rs", f"--benchmark-json={out}"]
+    if keyword:
+        command += ["-k", keyword]
+    out.unlink(missing_ok=True)
+    stopped = False
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            command, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        seen = 0
+        while process.poll() is None:
+            time.sleep(0.25)
+            seen = _print_progress(rows_path, seen)
+            if time.time() > start + budget + HARD_STOP_GRACE:
+                os.killpg(process.pid, signal.SIGTERM)  # the pytest run this call started
+                process.wait()
+                stopped = True
+        _print_progress(rows_path, seen)
+    rows = _read_rows(rows_path)
+    report = json.loads(out.read_text()) if out.exists() else {"benchmarks": []}
+    # Rows pytest-benchmark does not have: those measured by their one slow call, and all of them
+    # when the run was stopped before pytest-benchmark wrote its JSON.
+    have = {bench["extra_info"].get("order") for bench in report["benchmarks"]}
+    report["benchmarks"] += [
+        r for r in rows if "stats" in r and r["extra_info"]["order"] not in have
+    ]
+    machine["load_average_end"] = list(os.getloadavg())
+    report.update(
+        machine=machine,
+        limits=limits,
+        skipped=[row for row in rows if "skipped" in row],
+        budget={"run_s": budget, "call_s": call_budget, "elapsed_s": time.time() - start},
+    )
+    if stopped:
+        report["budget"]["stopped"] = True
+    out.write_text(json.dumps(report, indent=2))
+    rows_path.unlink(missing_ok=True)
+
+    if process.returncode not in (0, 5) and not stopped:
+        print(log_path.read_text()[-4000:])
+    if not report["benchmarks"] and not report["skipped"]:
+        print(
+            f"no benchmark ran: expected at least one case to match -k {keyword!r}, got none; "
+            f"the cases are named like 'matmul and 1024', 'softmax', 'attention and 512' "
+            f"(pytest's log: {log_path})"
+        )
+        return process.returncode or 1
+    print()
+    print(format_table(report))
+    for line in skip_summary(report["skipped"]):
+        print(line)
+    if stopped:
+        print(f"stopped: the run went {HARD_STOP_GRACE:.0f} s past its budget of {budget:.0f} s")
+    print(f"\nsaved {out} (pytest's log: {log_path.name})")
+    return 0 if process.returncode in (0, 5) or stopped else process.returncode
+
+
+def _read_rows(path: Path) -> list[dict]:
+    if not path.exists():
+        return []
+    rows = []
+    for line in path.read_text().splitlines():
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:  # the last line, half written when the run was stopped
+            pass
+    return rows
+
+
+def _print_progress(path: Path, seen: int) -> int:
+    """Print the rows that finished since the last call; returns how many have been printed."""
+    rows = _read_rows(path)
+    for row in rows[seen:]:
+        info = row["extra_info"]
+        where = f"  {info['kernel']:<9} {info['size']:<28} {info['threads']:>2}t {info['impl']:<13}"
+        if "skipped" in row:
+            if info["impl"] == "ours" or row["kind"] not in ("ladder", "deadline"):
+                print(f"{where} {row['skipped']}", flush=True)
+            continue
+        stats = row["stats"]
+        rounds = stats["rounds"]
+        how = "1 call, over the call budget" if info.get("single_call") else f"{rounds} rounds"
+        print(
+            f"{where} {_ms(stats['min'])} ms {_rate(info, stats['min']):>13}  ({how})", flush=True
+        )
+    return len(rows)
+
+
+# --- the table --------------------------------------------------------------------------------
+
+
+def noise_reasons(
+    ours: dict | None,
+    theirs: dict,
+    info: dict,
+    cores: int | None,
+    torch_one_thread: float | None = None,
+) -> list[str]:
+    """Why a row's ratio cannot be trusted, if it cannot: rounds that disagree (the median round
+    over MAX_SPREAD times the fastest: most rounds were disturbed, so the fastest one may be too;
+    one preempted round alone does not count), a load average above the cores while it ran, or
+    torch at N threads slower than torch at 1 (its threads were starved). `ours`, `theirs`:
+    pytest-benchmark stats (min, median, rounds)."""
+    reasons = []
+    for who, stats in (("ours", ours), ("torch", theirs)):
+        if stats and stats.get("rounds", 1) > 1 and stats["median"] > MAX_SPREAD * stats["min"]:
+            reasons.append(f"{who} rounds {stats['median'] / stats['min']:.1f}x apart")
+    load = info.get("load")
+    if load is not None and cores and load > cores:
+        reasons.append(f"load {load:.1f} > {cores} cores")
+    if torch_one_thread is not None and info["threads"] > 1 and theirs["min"] > torch_one_thread:
+        reasons.append(f"torch {info['threads']}t slower than 1t")
+    return reasons
 
 
 def format_table(report: dict) -> str:
-    """One line per kernel, size, threads and torch counterpart."""
-    groups: dict[str, dict] = {}
+    """The header (CPU, load, limits), then one line per kernel, size, threads and torch
+    counterpart, and one per skipped size, in the order they ran."""
+    machine, limits = report.get("machine") or {}, report.get("limits") or {}
+    cores = machine.get("cores")
+    groups: dict[tuple, dict] = {}
     for bench in report["benchmarks"]:
         info = bench["extra_info"]
-        groups.setdefault(bench["group"], {})[info["impl"]] = (bench["stats"]["min"], info)
+        key = (info["kernel"], info["size"], info["threads"])
+        groups.setdefault(key, {"order": info.get("order", len(groups))})[info["impl"]] = bench
+    for skip in report.get("skipped", []):
+        info = skip["extra_info"]
+        key = (info["kernel"], info["size"], info["threads"])
+        if key not in groups:
+            groups[key] = {"order": info.get("order", len(groups)), "skipped": skip["skipped"]}
+    # torch's time at one thread, per kernel, size and counterpart: for the starvation check
+    single = {
+        (k, s, label): bench["stats"]["min"]
+        for (k, s, t), entries in groups.items()
+        if t == 1
+        for label, bench in entries.items()
+        if label not in ("order", "ours", "skipped")
+    }
     header = (
-        f"{'kernel':<10} {'size':<30} {'thr':>3} {'ours ms':>9} {'ours rate':>13}  "
-        f"{'vs':<14} {'torch ms':>9} {'torch rate':>13} {'ratio':>7}"
+        f"{'kernel':<9} {'size':<28} {'thr':>3} {'ours ms':>9} {'rate':>13} {'%lim':>5}  "
+        f"{'vs':<13} {'torch ms':>9} {'rate':>13} {'%lim':>5}  ratio"
     )
-    lines = [header, "-" * len(header)]
-    for entries in groups.values():
+    lines = [*_header_lines(machine, limits), "", header, "-" * (len(header) + 10)]
+    for (kernel, size, threads), entries in sorted(groups.items(), key=lambda kv: kv[1]["order"]):
+        where = f"{kernel:<9} {size:<28} {threads:>3}"
+        if "skipped" in entries:
+            lines.append(f"{where} {entries['skipped']}")
+            continue
         ours = entries.get("ours")
-        for label, (seconds, info) in entries.items():
-            if label == "ours":
+        for label, bench in entries.items():
+            if label in ("order", "ours"):
                 continue
-            ours_ms = f"{ours[0] * 1e3:9.2f}" if ours else f"{'n/a':>9}"
-            ours_rate = _rate(info, ours[0]) if ours else "not impl."
-            ratio = f"{seconds / ours[0]:6.2f}x" if ours else f"{'-':>7}"
-            lines.append(
-                f"{info['kernel']:<10} {info['size']:<30} {info['threads']:>3} {ours_ms} "
-                f"{ours_rate:>13}  {label:<14} {seconds * 1e3:9.2f} {_rate(info, seconds):>13} "
-                f"{ratio}"
+            info, seconds = bench["extra_info"], bench["stats"]["min"]
+            if ours:
+                mine = ours["stats"]["min"]
+                ours_cols = f"{_ms(mine)} {_rate(info, mine):>13} {_share(info, mine, limits)}"
+            else:
+                ours_cols = f"{'-':>9} {'not impl.':>13} {'':>5}"
+            reasons = noise_reasons(
+                ours["stats"] if ours else None,
+                bench["stats"],
+                info,
+                cores,
+                single.get((kernel, size, label)),
             )
-    lines.append("ratio = torch time / our time (fastest round of each): > 1 means ours is faster")
+            if not ours:
+                ratio = "-"
+            elif reasons:
+                ratio = f"unreliable ({'; '.join(reasons)})"
+            else:
+                ratio = f"{seconds / ours['stats']['min']:.2f}x"
+            lines.append(
+                f"{where} {ours_cols}  {label:<13} {_ms(seconds)} {_rate(info, seconds):>13} "
+                f"{_share(info, seconds, limits)}  {ratio}"
+            )
+    lines.append(
+        "ratio = torch time / our time (fastest round of each): > 1 means ours is faster. "
+        "%lim = share of the machine's limit:\nFMA peak x threads (matmul, attention, conv2d) or "
+        "triad bandwidth at those threads (softmax). Times are per call."
+    )
     return "\n".join(lines)
+
+
+def skip_summary(skipped: list[dict]) -> list[str]:
+    """One line per kind of skip, counting the runs (kernel, size, threads, implementation) that
+    did not happen, so that a short table never looks complete."""
+    lines = []
+    kinds = {
+        "not_implemented": "not implemented yet",
+        "build_error": "did not compile",
+    }
+    for kind, what in kinds.items():
+        runs = [s for s in skipped if s["kind"] == kind]
+        if runs:
+            names = ", ".join(dict.fromkeys(s["extra_info"]["kernel"] for s in runs))
+            lines.append(f"{len(runs)} kernel run(s) skipped: {what} ({names})")
+    for kind, what in (("ladder", "over the time budget of a call"), ("deadline", "run budget")):
+        runs = [s for s in skipped if s["kind"] == kind and s["extra_info"]["impl"] == "ours"]
+        where: dict[tuple[str, str], list[int]] = {}
+        for s in runs:
+            info = s["extra_info"]
+            where.setdefault((f"{info['kernel']} {info['size']}", s["skipped"]), [])
+            where[(f"{info['kernel']} {info['size']}", s["skipped"])].append(info["threads"])
+        if runs:
+            lines.append(f"{len(runs)} kernel run(s) skipped ({what}):")
+            lines += [
+                f"  {size} at {', '.join(map(str, threads))} thread(s): {reason}"
+                for (size, reason), threads in where.items()
+            ]
+    return lines
+
+
+def _header_lines(machine: dict, limits: dict) -> list[str]:
+    lines = []
+    if machine:
+        lines.append(_machine_line(machine))
+        start, end = machine.get("load_average_start"), machine.get("load_average_end")
+        if start and end:
+            lines.append(
+                f"load average (1 min): {start[0]:.2f} at the start, {end[0]:.2f} at the end, "
+                f"on {machine.get('cores')} cores"
+            )
+    if limits:
+        lines.append(_limits_line(limits, machine.get("cores")))
+    return lines
+
+
+def _machine_line(machine: dict) -> str:
+    isa = " ".join(flag for flag, present in machine.get("isa", {}).items() if present) or "none"
+    threads = ", ".join(map(str, machine.get("threads", [])))
+    load = machine.get("load_average_start") or [0.0]
+    return (
+        f"CPU: {machine.get('cpu_model')}, {machine.get('cores')} cores, ISA {isa}; "
+        f"torch {machine.get('torch')}; threads {threads}; load average {load[0]:.2f}"
+    )
+
+
+def _limits_line(limits: dict, cores: int | None = None) -> str:
+    if "error" in limits:
+        return f"machine limits not measured, so no %lim: {limits['error']}"
+    bandwidth = ", ".join(
+        f"{gbs:.1f} GB/s at {count} thread{'s' if count != '1' else ''}"
+        for count, gbs in limits["bandwidth_gbs"].items()
+    )
+    load = limits.get("load_average")
+    return (
+        f"limits: FP32 FMA peak {limits['fma_gflops_1core']:.0f} GFLOP/s on 1 core "
+        f"({limits['fma']}); bandwidth {bandwidth} ({limits['bandwidth']})"
+        + (f"; measured at load {load:.1f}" if load is not None else "")
+        + (" (unreliable: load above the cores)" if load and cores and load > cores else "")
+    )
+
+
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1e3:9.2f}"
 
 
 def _rate(info: dict, seconds: float) -> str:
     if info["flops"]:
         return f"{info['flops'] / seconds / 1e9:.1f} GFLOP/s"
     return f"{info['bytes'] / seconds / 1e9:.1f} GB/s"
+
+
+def _share(info: dict, seconds: float, limits: dict) -> str:
+    """This rate as a % of the limit that bounds the kernel, or blanks without limits."""
+    if not limits or "error" in limits:
+        return f"{'':>5}"
+    if info["flops"]:
+        share = info["flops"] / seconds / (limits["fma_gflops_1core"] * info["threads"] * 1e9)
+    else:
+        bandwidth = limits["bandwidth_gbs"]
+        gbs = bandwidth.get(str(info["threads"])) or max(bandwidth.values())
+        share = info["bytes"] / seconds / (gbs * 1e9)
+    return f"{100 * share:4.0f}%" if share >= 0.1 else f"{100 * share:4.1f}%"

@@ -394,7 +394,15 @@ def cmd_setup(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     from ml_refresher import bench
 
-    return bench.run(args.impl, args.quick, args.threads, args.out, args.keyword)
+    return bench.run(
+        args.impl,
+        args.quick,
+        args.threads,
+        args.out,
+        args.keyword,
+        budget=args.budget,
+        call_budget=args.call_budget,
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -463,6 +471,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--out", type=Path, help="JSON path (default: .kata/bench/<impl>-<time>.json)"
     )
     bench.add_argument("-k", dest="keyword", help="only the cases pytest -k selects, e.g. matmul")
+    bench.add_argument(
+        "--budget", type=float, help="seconds for the whole run (default 600, --quick 120)"
+    )
+    bench.add_argument(
+        "--call-budget",
+        type=float,
+        help="seconds one call may take before the larger sizes are skipped (default 2)",
+    )
     bench.set_defaults(handler=cmd_bench)
     return parser
 
