@@ -98,6 +98,9 @@ class Scratch:
         if wrong is not None:
             target = topic_dir / wrong.file if wrong.file else slot
             target.write_text(patched(target.read_text(), wrong))
+        # A .pyc is trusted by its source's size and mtime in whole seconds: a patch of the
+        # same length written within the second would run the previous version.
+        shutil.rmtree(topic_dir / "__pycache__", ignore_errors=True)
 
     def run(self, kata: registry.Kata) -> tuple[str, str | None]:
         """Run the kata's tests here: ("passed" | "failed" | "does not compile" | "does not
@@ -124,6 +127,7 @@ class Scratch:
                     registry.ROOT_ENV: str(self.root),
                     impl.IMPL_ENV: "learner",
                     impl.USE_REFERENCE_ENV: ",".join(others),
+                    "PYTHONDONTWRITEBYTECODE": "1",
                 },
                 capture_output=True,
             ).returncode
