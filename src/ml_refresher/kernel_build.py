@@ -108,7 +108,7 @@ def changed_since(compiled: Path) -> list[str]:
     root = registry.project_root()
     sources = [
         *(root / "solutions" / "kernels").glob("*.[ch]*"),
-        *(root / "src" / "bindings").glob("*.cpp"),
+        root / "src" / "bindings" / "kernels_module.cpp",
         root / "kernels" / "kernels.h",
     ]
     built = compiled.stat().st_mtime
