@@ -255,6 +255,8 @@ def hub(monkeypatch):
         return {"train": split, "validation": split, "test": split}
 
     monkeypatch.setattr(datasets, "load_dataset", load_dataset)
+    # "Online" here is this fake hub; a learner's HF_HUB_OFFLINE=1 must not change the test.
+    monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", False)
     return Hub
 
 

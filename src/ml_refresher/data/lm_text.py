@@ -1,5 +1,6 @@
 """Running text for language models and word embeddings: the Penn Treebank LM text (Mikolov's
-preprocessing) and text8, each with a fallback built from an NLTK corpus when it is not here."""
+preprocessing) and text8, each with a fallback built from an NLTK corpus when it is not here, and
+Tiny Shakespeare for character-level models."""
 
 from __future__ import annotations
 
@@ -18,6 +19,8 @@ PTB_SOURCE = "Penn Treebank LM text (Mikolov's ptb.*.txt)"
 TREEBANK_SOURCE = "NLTK treebank sample, preprocessed like the PTB LM text"
 TEXT8_SOURCE = "text8 (first 10^8 bytes of English Wikipedia, cleaned)"
 BROWN_SOURCE = "NLTK Brown corpus, lower-cased alphabetic tokens"
+TINY_SHAKESPEARE_FILE = Path("tinyshakespeare") / "input.txt"
+TINY_SHAKESPEARE_CHARS = 1_115_394  # the published file: 40,000 lines, 65 distinct characters
 
 UNKNOWN, NUMBER = "<unk>", "N"
 # Trace tokens (-NONE-: *-1, *T*-2, 0) are not words. Mikolov's files have no punctuation
@@ -116,3 +119,21 @@ def load_text8() -> TokenStream:
     except UnicodeDecodeError as error:
         raise DataCorruptError(path, f"text8 is plain ASCII, this is not: {error}") from error
     return TokenStream(_shared_tokens(text), TEXT8_SOURCE)
+
+
+def load_tiny_shakespeare() -> str:
+    """Tiny Shakespeare (char-rnn's and nanoGPT's character-level set): 40,000 lines of the
+    plays as one string of 1,115,394 characters, 65 distinct ones. Read from
+    tinyshakespeare/input.txt in the data directory; there is no fallback corpus."""
+    path = data_dir() / TINY_SHAKESPEARE_FILE
+    if not path.is_file():
+        raise DataMissingError("Tiny Shakespeare", [path])
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise DataCorruptError(path, f"not UTF-8 text: {error}") from error
+    if len(text) != TINY_SHAKESPEARE_CHARS:
+        raise DataCorruptError(
+            path, f"{len(text):,} characters, the published file has {TINY_SHAKESPEARE_CHARS:,}"
+        )
+    return text

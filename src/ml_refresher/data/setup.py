@@ -100,6 +100,9 @@ def _download_with_browser_headers(dataset: Dataset, root: Path) -> None:
         download.fetch(file.url, root / file.path, file.digests, headers=BROWSER_HEADERS)
 
 
+MULTI30K_URL = "https://raw.githubusercontent.com/multi30k/dataset/a3d2e0d/data/task1/raw/"
+
+
 def _idx_files(folder: str, base_url: str, digests: dict[str, tuple[str, ...]]):
     return tuple(
         DataFile(f"{folder}/{name}", digests[name], base_url + name)
@@ -202,6 +205,51 @@ DATASETS = (
         "Tatoeba fra-eng (else generated)",
         (DataFile("tatoeba/fra-eng.zip", (), "https://www.manythings.org/anki/fra-eng.zip"),),
         _download_with_browser_headers,
+        required=False,
+    ),
+    # Elliott et al. 2016, task 1, pinned to one commit of the dataset repository. The SHA-256s
+    # are of those files (the prepared copy is byte-identical: it also matches the MD5s that
+    # torchtext publishes for them).
+    Dataset(
+        "Multi30k en/fr/de (else generated)",
+        tuple(
+            DataFile(f"multi30k/{name}", (f"sha256:{sha256}",), MULTI30K_URL + name)
+            for name, sha256 in [
+                (
+                    "test_2016_flickr.de.gz",
+                    "9204244e408ccb38d2a55cfcd344df15005fc42a07a6e55ca6c52b6ababb8cc8",
+                ),
+                (
+                    "test_2016_flickr.en.gz",
+                    "611d361c6334bc7246101d48097c13cf5c4413c5befc793cc629934359d532d9",
+                ),
+                (
+                    "test_2016_flickr.fr.gz",
+                    "6d326e188d259fb1d04ac19eae3af956559b3a0b93d7635e56c90987c40c8b90",
+                ),
+                ("train.de.gz", "726e39b2fa9eb9ffb6dc763fb35a179f80fae06ffc5d28b6ace5faa883de28a6"),
+                ("train.en.gz", "d79cfa999dd4c51d2cb42499b6796d5a882c3a8a961923c25a898c90f8bbd56f"),
+                ("train.fr.gz", "622e75069e9f4c577425c4f277116ce66e63a2401c0a2312d90073cb12379a3c"),
+                ("val.de.gz", "f0cba2f995189cf5770f29a8a9a537a3ad3f51657ad873405082ff6863a5e75a"),
+                ("val.en.gz", "14f7d25ddd868909a9213e361768460edcacdd6ab9d1e77b92560dc10c10dc28"),
+                ("val.fr.gz", "ca3106f1a72390591d25f6c45cb4cd39dec4cd3f123e099748a3ce5256c160e9"),
+            ]
+        ),
+        _download_files,
+        required=False,
+    ),
+    # Karpathy's char-rnn copy, the file nanoGPT's shakespeare_char reads (1,115,394 bytes). No
+    # checksum is published upstream; this SHA-256 is of the file as it is there.
+    Dataset(
+        "Tiny Shakespeare",
+        (
+            DataFile(
+                "tinyshakespeare/input.txt",
+                ("sha256:86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed",),
+                "https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt",
+            ),
+        ),
+        _download_files,
         required=False,
     ),
 )
