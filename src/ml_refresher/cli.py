@@ -187,7 +187,10 @@ def cmd_board(args: argparse.Namespace) -> int:
     for topic in registry.topics():
         print(f"\n{topic.id}  {topic.title}")
         if not topic.ready:
-            print(f"  {'(coming: not written yet)':<32}")
+            written = (
+                f"{len(topic.katas)} kata(s) written so far" if topic.katas else "not written yet"
+            )
+            print(f"  (coming: {written}; `pytest katas/{topic.id}` runs them)")
             continue
         for kata in topic.katas:
             state = states[kata.id]
