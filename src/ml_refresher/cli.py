@@ -71,9 +71,14 @@ def _load_json(path: Path, default):
 
 
 def run_pytest(
-    paths: list[Path], extra: list[str], env_updates: dict[str, str | None], quiet: bool
+    paths: list[Path],
+    extra: list[str],
+    env_updates: dict[str, str | None],
+    quiet: bool,
+    cwd: Path | None = None,
 ):
-    """Run pytest on `paths` in a subprocess and return (exit status, raw outcomes by test id)."""
+    """Run pytest on `paths` in a subprocess (in `cwd`, default the project root) and return
+    (exit status, raw outcomes by test id)."""
     env = dict(os.environ)
     for key, value in env_updates.items():
         if value is None:
@@ -86,7 +91,7 @@ def run_pytest(
         command += extra
         output = subprocess.DEVNULL if quiet else None
         status = subprocess.run(
-            command, cwd=registry.project_root(), env=env, stdout=output, stderr=output
+            command, cwd=cwd or registry.project_root(), env=env, stdout=output, stderr=output
         ).returncode
         data = _load_json(report, {"tests": {}})
     return status, data["tests"]
@@ -120,7 +125,7 @@ def _fingerprint(kata: registry.Kata) -> str:
     sources = [kata.test_path]
     for k in [kata, *registry.requirements(kata)]:
         sources += [k.stub_path, k.reference_path]
-        topic = next(t for t in registry.topics() if t.id == k.topic)
+        topic = registry.topic_of(k)
         sources += [topic.directory / f"{name}.py" for name in topic.given]
     sources += sorted(Path(__file__).parent.rglob("*.py"))
     if kata.kernel:

@@ -171,6 +171,10 @@ def katas(ready_only: bool = True) -> list[Kata]:
     return [k for t in topics() if t.ready or not ready_only for k in t.katas]
 
 
+def topic_of(k: Kata) -> Topic:
+    return next(t for t in topics() if t.id == k.topic)
+
+
 def kata(kata_id: str) -> Kata:
     for k in katas(ready_only=False):
         if kata_id in (k.id, k.module, k.kernel):

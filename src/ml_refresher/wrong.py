@@ -18,17 +18,13 @@ failure means the mistake was seen; a C++ mistake must also compile to a differe
 from __future__ import annotations
 
 import hashlib
-import json
-import os
 import shutil
-import subprocess
-import sys
 import tempfile
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from ml_refresher import impl, registry
+from ml_refresher import cli, impl, registry
 
 COPIED = ("katas", "solutions", "kernels", "src/bindings")
 
@@ -91,7 +87,7 @@ class Scratch:
         module; every file is first reset to the project's own."""
         slot = self.root / kata.relative(kata.stub_path)
         shutil.copyfile(kata.reference_path, slot)
-        topic = next(t for t in registry.topics() if t.id == kata.topic)
+        topic = registry.topic_of(kata)
         topic_dir = self.root / "katas" / kata.topic
         for name in topic.given:
             shutil.copyfile(topic.directory / f"{name}.py", topic_dir / f"{name}.py")
@@ -106,32 +102,19 @@ class Scratch:
         """Run the kata's tests here: ("passed" | "failed" | "does not compile" | "does not
         import", digest of the kernel module built, if any)."""
         others = [k.id for k in registry.katas(ready_only=False) if k.id != kata.id]
-        with tempfile.TemporaryDirectory() as tmp:
-            report = Path(tmp) / "report.json"
-            status = subprocess.run(
-                [
-                    sys.executable,
-                    "-m",
-                    "pytest",
-                    str(self.root / kata.relative(kata.test_path)),
-                    "-x",
-                    "-q",
-                    "-p",
-                    "no:cacheprovider",
-                    "--benchmark-disable",
-                    f"--kata-report={report}",
-                ],
-                cwd=self.root,
-                env={
-                    **os.environ,
-                    registry.ROOT_ENV: str(self.root),
-                    impl.IMPL_ENV: "learner",
-                    impl.USE_REFERENCE_ENV: ",".join(others),
-                    "PYTHONDONTWRITEBYTECODE": "1",
-                },
-                capture_output=True,
-            ).returncode
-            outcomes = [t["outcome"] for t in _read(report).values()]
+        status, tests = cli.run_pytest(
+            [self.root / kata.relative(kata.test_path)],
+            ["-x", "-q", "-p", "no:cacheprovider", "--benchmark-disable"],
+            {
+                registry.ROOT_ENV: str(self.root),
+                impl.IMPL_ENV: "learner",
+                impl.USE_REFERENCE_ENV: ",".join(others),
+                "PYTHONDONTWRITEBYTECODE": "1",
+            },
+            quiet=True,
+            cwd=self.root,
+        )
+        outcomes = [t["outcome"] for t in tests.values()]
         if "does_not_compile" in outcomes:
             result = "does not compile"
         elif "collection_error" in outcomes or not outcomes:
@@ -143,13 +126,6 @@ class Scratch:
             modules = (self.root / "build" / "learner-kernels").glob(f"*/{kata.kernel}/*.so")
             built = next((_digest(m) for m in sorted(modules)), None)
         return result, built
-
-
-def _read(report: Path) -> dict:
-    try:
-        return json.loads(report.read_text())["tests"]
-    except (FileNotFoundError, json.JSONDecodeError, KeyError):
-        return {}
 
 
 def verify(kata_ids: list[str]) -> int:
