@@ -1,8 +1,8 @@
 """The given modules of 02_deep_learning and 03_nlp: the generated tasks hold the signal they
-promise, the text helpers keep ids 0 and 1 for padding and unknown words, and the plots are PNGs.
+promise, the text helpers keep ids 0 and 1 for padding and unknown words, the support functions
+dl_helpers passes on behave as its lessons say, and the plots are PNGs.
 These modules are found by the kata import hook, which the pytest plugin installs."""
 
-import struct
 from collections import Counter
 
 import dl_helpers
@@ -12,14 +12,8 @@ import pytest
 from sklearn.feature_extraction.text import CountVectorizer
 from sklearn.linear_model import LogisticRegression
 
-
-def png_size(path):
-    """(width, height) from the IHDR chunk, after checking the PNG signature."""
-    header = path.read_bytes()[:24]
-    assert header[:8] == b"\x89PNG\r\n\x1a\n", f"{path} is not a PNG"
-    assert header[12:16] == b"IHDR"
-    return struct.unpack(">II", header[16:24])
-
+from ml_refresher import training, vocab
+from ml_refresher.testing import assert_equal, assert_png
 
 # --- bars_task -------------------------------------------------------------------------------
 
@@ -35,8 +29,8 @@ def test_bars_task_shapes_range_and_classes():
 def test_bars_task_is_deterministic_for_a_seed():
     a_images, a_labels = dl_helpers.bars_task(20, seed=3)
     b_images, b_labels = dl_helpers.bars_task(20, seed=3)
-    np.testing.assert_array_equal(a_images, b_images)
-    np.testing.assert_array_equal(a_labels, b_labels)
+    assert_equal(a_images, b_images, "bars_task images, same seed")
+    assert_equal(a_labels, b_labels, "bars_task labels, same seed")
     assert not np.array_equal(a_images, dl_helpers.bars_task(20, seed=4)[0])
 
 
@@ -58,7 +52,7 @@ def test_bars_task_label_is_the_bar_orientation(channels, size):
             3: (rows + cols, rows),
         }[int(label)]
         assert len(set(constant.tolist())) == 1, f"label {label}: rows {rows}, columns {cols}"
-        np.testing.assert_array_equal(np.sort(running), np.arange(length) + running.min())
+        assert_equal(np.sort(running), np.arange(length) + running.min(), f"bar of label {label}")
 
 
 # --- negation_task ---------------------------------------------------------------------------
@@ -86,7 +80,7 @@ def test_negation_task_is_deterministic_for_a_seed():
     a_sentences, a_labels = dl_helpers.negation_task(50, seed=7)
     b_sentences, b_labels = dl_helpers.negation_task(50, seed=7)
     assert a_sentences == b_sentences
-    np.testing.assert_array_equal(a_labels, b_labels)
+    assert_equal(a_labels, b_labels, "negation_task labels, same seed")
     assert a_sentences != dl_helpers.negation_task(50, seed=8)[0]
 
 
@@ -115,20 +109,27 @@ def test_tokenize_hand_case():
 def test_build_vocabulary_reserves_pad_and_unk():
     assert (dl_helpers.PAD, dl_helpers.UNK) == (0, 1)
     token_lists = [["b", "a", "c", "a"], ["c", "a", "d"], ["e"]]
-    # a: 3, c: 2, then b d e once each in alphabetical order.
-    assert dl_helpers.build_vocabulary(token_lists) == {"a": 2, "c": 3, "b": 4, "d": 5, "e": 6}
-    assert dl_helpers.build_vocabulary(token_lists, max_size=2) == {"a": 2, "c": 3}
-    assert dl_helpers.build_vocabulary(token_lists, min_count=2) == {"a": 2, "c": 3}
+    vocabulary = dl_helpers.build_vocabulary(token_lists)
+    assert isinstance(vocabulary, vocab.Vocabulary)
+    assert (vocabulary.pad_id, vocabulary.unk_id) == (dl_helpers.PAD, dl_helpers.UNK)
+    # The five specials, then a: 3, c: 2, then b d e once each in alphabetical order.
+    assert vocabulary.tokens == [*vocab.SPECIALS, "a", "c", "b", "d", "e"]
+    assert len(vocabulary) == 10, "len counts the specials: it is the embedding size"
+    assert dl_helpers.build_vocabulary(token_lists, max_size=2).tokens[5:] == ["a", "c"]
+    assert dl_helpers.build_vocabulary(token_lists, min_count=2).tokens[5:] == ["a", "c"]
+    many = [[f"w{i}" for i in range(20_010)]]
+    assert len(dl_helpers.build_vocabulary(many)) == 5 + 20_000, "max_size defaults to 20,000"
 
 
 def test_encode_unknown_words_truncation_and_empty_text():
-    vocabulary = {"good": 2, "film": 3}
+    vocabulary = vocab.Vocabulary(["good", "film"])
+    good, film = vocabulary.id("good"), vocabulary.id("film")
     ids = dl_helpers.encode(["good", "odd", "film"], vocabulary)
     assert ids.dtype == np.int64
-    np.testing.assert_array_equal(ids, [2, dl_helpers.UNK, 3])
+    assert_equal(ids, [good, dl_helpers.UNK, film], "encode with an unknown word")
     truncated = dl_helpers.encode(["good", "film", "good"], vocabulary, max_length=2)
-    np.testing.assert_array_equal(truncated, [2, 3])
-    np.testing.assert_array_equal(dl_helpers.encode([], vocabulary), [dl_helpers.UNK])
+    assert_equal(truncated, [good, film], "encode(max_length=2)")
+    assert_equal(dl_helpers.encode([], vocabulary), [dl_helpers.UNK], "encode of an empty text")
     assert dl_helpers.PAD not in dl_helpers.encode(["x", "good"], vocabulary)
 
 
@@ -139,10 +140,15 @@ def padding(lengths, batches):
     return sum(int((lengths[b].max() - lengths[b]).sum()) for b in batches)
 
 
+def test_length_bucketed_batches_is_the_support_function():
+    assert dl_helpers.length_bucketed_batches is vocab.length_bucketed_batches
+    assert dl_helpers.plot_history is training.plot_history
+
+
 def test_length_bucketed_batches_cover_every_index_once():
     lengths = np.random.default_rng(0).integers(1, 500, size=2345)
     batches = dl_helpers.length_bucketed_batches(lengths, 16, np.random.default_rng(1))
-    np.testing.assert_array_equal(np.sort(np.concatenate(batches)), np.arange(2345))
+    assert_equal(np.sort(np.concatenate(batches)), np.arange(2345), "indices of one epoch")
     sizes = [len(b) for b in batches]
     # 2345 examples in chunks of 50 batches of 16: 800, 800, 745, and only a chunk's last batch
     # may be short (745 = 46 * 16 + 9).
@@ -164,15 +170,15 @@ def test_length_bucketed_batches_save_padding_and_repeat_for_a_seed():
 # --- plots -----------------------------------------------------------------------------------
 
 
-def test_plot_history_writes_a_png_and_splits_loss_from_accuracy(tmp_path, monkeypatch):
+def test_plot_history_writes_a_png_and_splits_loss_from_the_rest(tmp_path, monkeypatch):
     figures = []
 
-    class RecordedFigure(dl_helpers.Figure):
+    class RecordedFigure(training.Figure):
         def __init__(self, *args, **kwargs):
             super().__init__(*args, **kwargs)
             figures.append(self)
 
-    monkeypatch.setattr(dl_helpers, "Figure", RecordedFigure)
+    monkeypatch.setattr(training, "Figure", RecordedFigure)
     history = {
         "loss": [1.0, 0.6, 0.4],
         "val_loss": [1.1, 0.8, 0.7],
@@ -182,11 +188,14 @@ def test_plot_history_writes_a_png_and_splits_loss_from_accuracy(tmp_path, monke
     }
     path = dl_helpers.plot_history(history, str(tmp_path / "history.png"), "a run")
     assert path == tmp_path / "history.png"
-    assert png_size(path) == (1000, 400)  # figsize (10, 4) at 100 dpi
-    loss_ax, accuracy_ax = figures[0].axes
+    assert_png(path, "plot_history", size=(1000, 400))  # figsize (10, 4) at 100 dpi
+    loss_ax, metric_ax = figures[0].axes
     assert [line.get_label() for line in loss_ax.get_lines()] == ["loss", "val_loss"]
-    assert [line.get_label() for line in accuracy_ax.get_lines()] == ["accuracy", "val_accuracy"]
-    np.testing.assert_array_equal(loss_ax.get_lines()[0].get_xdata(), [1, 2, 3])
+    labels = [line.get_label() for line in metric_ax.get_lines()]
+    assert labels == ["accuracy", "val_accuracy", "learning_rate"]
+    # Per-epoch lists are drawn against epochs 1, 2, 3.
+    assert_equal(loss_ax.get_lines()[0].get_xdata(), [1, 2, 3], "x of a per-epoch series")
+    assert loss_ax.get_xlabel() == "epoch"
 
 
 @pytest.mark.parametrize("colours", [None, [0, 0, 1, 1, 2]])
@@ -195,7 +204,7 @@ def test_scatter_words_writes_a_png(tmp_path, colours):
     words = ["cat", "dog", "red", "blue", "night"]
     path = nlp_helpers.scatter_words(coords, words, str(tmp_path / "map.png"), colours)
     assert path == tmp_path / "map.png"
-    assert png_size(path) == (800, 800)  # figsize (8, 8) at 100 dpi
+    assert_png(path, "scatter_words", size=(800, 800))  # figsize (8, 8) at 100 dpi
 
 
 # --- unknown_word_class ----------------------------------------------------------------------

@@ -3,6 +3,8 @@
 Lesson: katas/01_ml_basics/README.md. Run: pytest katas/01_ml_basics/test_kmeans.py
 """
 
+import re
+
 import numpy as np
 import pytest
 from kmeans import (
@@ -15,12 +17,11 @@ from kmeans import (
     squared_distances,
     update_centroids,
 )
-from PIL import Image
 from scipy.spatial.distance import cdist
 from sklearn.cluster import KMeans
 from sklearn.datasets import make_blobs
 
-from ml_refresher.testing import assert_close, assert_true
+from ml_refresher.testing import assert_close, assert_equal, assert_png, assert_shape, assert_true
 
 CENTRES = np.array([[-6.0, 0.0], [0.0, 6.0], [6.0, 0.0], [0.0, -6.0]])
 
@@ -53,7 +54,7 @@ def test_assign_update_and_inertia_on_a_hand_case():
     X = np.array([[0.0, 0.0], [0.0, 2.0], [10.0, 0.0], [10.0, 2.0]])
     centroids = np.array([[1.0, 1.0], [9.0, 1.0]])
     labels = assign(X, centroids)
-    assert_close(labels, [0, 0, 1, 1], "assign: nearest centroid", atol=0)
+    assert_equal(labels, [0, 0, 1, 1], "assign: nearest centroid")
     assert_close(
         update_centroids(X, labels, centroids),
         [[0.0, 1.0], [10.0, 1.0]],
@@ -82,7 +83,7 @@ def test_kmeans_plus_plus_spreads_the_seeds_over_the_blobs():
     X = planted_blobs(std=0.1)
     for seed in range(20):
         seeds = kmeans_plus_plus(X, 4, np.random.default_rng(seed))
-        assert_true(seeds.shape == (4, 2), "kmeans_plus_plus: shape", [f"got {seeds.shape}"])
+        assert_shape(seeds, (4, 2), "kmeans_plus_plus(X, 4): one seed a row")
         on_data = cdist(seeds, X).min(axis=1)
         assert_true(
             np.allclose(on_data, 0),
@@ -111,7 +112,7 @@ def test_lloyd_inertia_never_increases():
         "lloyd: inertia went up",
         [f"history: {np.round(history[:10], 3).tolist()} ..."],
     )
-    assert_true(labels.shape == (len(X),), "lloyd: one label per point", [f"got {labels.shape}"])
+    assert_shape(labels, (len(X),), "lloyd: one label per point")
 
 
 def test_kmeans_recovers_planted_centres():
@@ -139,24 +140,26 @@ def test_kmeans_inertia_within_one_percent_of_sklearn():
 
 
 def test_kmeans_rejects_more_clusters_than_points():
-    with pytest.raises(ValueError, match="k"):
+    with pytest.raises(ValueError) as error:
         kmeans(np.zeros((3, 2)), k=4)
+    # The message must be about k (not, say, X): it names k and the value given.
+    message = str(error.value)
+    assert_true(
+        re.search(r"\bk\b", message) is not None and "4" in message,
+        "kmeans(X of 3 points, k=4): the ValueError names k and its value",
+        [f"got: {message!r}"],
+        hint="check 1 <= k <= len(X) before anything else and say so, e.g. "
+        "'k must be between 1 and the number of points (3), got 4'",
+    )
 
 
 def test_plot_clusters_writes_a_png_of_the_stated_size(tmp_path):
     X = planted_blobs(n=200)
     result = kmeans(X, k=4, n_init=2, seed=0)
     path = plot_clusters(X, result, tmp_path / "clusters.png", size_inches=4, dpi=50)
-    assert_true(path.exists(), "plot_clusters: the file exists", [f"nothing at {path}"])
-    assert_true(
-        path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n",
-        "plot_clusters: a PNG file",
-        ["the file does not start with the PNG signature"],
+    assert_png(
+        path,
+        "plot_clusters: 4 in x 4 in at 50 dpi",
+        size=(200, 200),
+        hint="save with the figure's own dpi and no bbox_inches='tight'",
     )
-    with Image.open(path) as image:
-        assert_true(
-            image.size == (200, 200),
-            "plot_clusters: 4 in x 4 in at 50 dpi",
-            [f"expected (200, 200) pixels, got {image.size}"],
-            hint="save with the figure's own dpi and no bbox_inches='tight'",
-        )

@@ -3,6 +3,8 @@
 Lesson: katas/01_ml_basics/README.md. Run: pytest katas/01_ml_basics/test_logistic_regression.py
 """
 
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -20,7 +22,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
 
-from ml_refresher.testing import assert_close, assert_true, numerical_gradient
+from ml_refresher.testing import assert_close, assert_equal, assert_true, numerical_gradient
 
 STABILITY_HINT = "never call exp() on a large positive number: see the lesson's stable forms"
 
@@ -96,7 +98,7 @@ def test_predict_and_predict_proba_agree():
     proba = predict_proba(X, w, b)
     labels = predict(X, w, b)
     assert_true(labels.dtype == np.int64, "predict returns int64 labels", [f"got {labels.dtype}"])
-    assert_close(labels, (proba >= 0.5).astype(np.int64), "predict vs predict_proba >= 0.5", atol=0)
+    assert_equal(labels, (proba >= 0.5).astype(np.int64), "predict vs predict_proba >= 0.5")
 
 
 def test_learns_a_generated_problem():
@@ -133,5 +135,13 @@ def test_breast_cancer_accuracy_close_to_sklearn():
 
 def test_fit_rejects_labels_other_than_0_and_1():
     X, y, _ = make_classification(n=10)
-    with pytest.raises(ValueError, match="y"):
+    with pytest.raises(ValueError) as error:
         fit(X, y * 2 - 1)
+    # The message must be about the labels (not, say, a shape): it names y and 0 and 1.
+    message = str(error.value)
+    assert_true(
+        re.search(r"\by\b", message) is not None and "0" in message and "1" in message,
+        "fit with labels -1/+1: the ValueError names y and the allowed values 0 and 1",
+        [f"got: {message!r}"],
+        hint="e.g. 'y must contain only 0 and 1, got values [-1.  1.]'",
+    )

@@ -8,16 +8,22 @@ Shapes (torch's layout): images x (N, C, H, W); a convolution weight (C_out, C, 
 
 from __future__ import annotations
 
-from pathlib import Path  # noqa: F401 (for train)
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F  # noqa: F401 (yours to use)
-from dl_helpers import plot_history  # noqa: F401 (given)
 from torch import nn
-from tqdm import tqdm  # noqa: F401 (yours to use)
 
 from ml_refresher.data import load_fashion_mnist  # noqa: F401 (for train)
+from ml_refresher.training import (  # noqa: F401 (given)
+    History,
+    apply_overrides,
+    plot_history,
+    seed_everything,
+    train_loop,
+)
 
 
 def output_size(size: int, kernel: int, stride: int, padding: int) -> int:
@@ -105,12 +111,15 @@ def train_classifier(
     lr: float = 1e-3,
     seed: int = 0,
     progress: bool = False,
-) -> dict[str, list[float]]:
-    """Train with Adam(lr) and a OneCycleLR schedule (max_lr=lr, stepped after every batch) on
-    F.cross_entropy. Seed with torch.manual_seed(seed) and shuffle each epoch with
-    torch.randperm(n, generator=torch.Generator().manual_seed(seed)). Call model.train() before
-    each epoch (evaluate switches to eval). tqdm bar over the batches when progress is True.
-    Returns per-epoch "train_loss", "test_loss" and "test_accuracy" lists."""
+) -> History:
+    """Train with Adam(lr) and a OneCycleLR schedule (max_lr=lr, total_steps = epochs times the
+    number of batches, stepped after every batch) on F.cross_entropy, through the given
+    train_loop(model, optimiser, batches, loss_fn, epochs=..., scheduler=..., evaluate=...,
+    progress=...). Seed with torch.manual_seed(seed); batches(epoch) shuffles with
+    torch.randperm(n, generator=g), one g = torch.Generator().manual_seed(seed) for the run, and
+    cuts the permutation into batch_size index tensors; loss_fn(batch) is the cross-entropy of
+    that batch; evaluate() returns {"test_loss": ..., "test_accuracy": ...} from evaluate above.
+    Returns train_loop's History: "train_loss" per step, the two test metrics per epoch."""
     raise NotImplementedError("katas/02_deep_learning/cnn.py: write train_classifier()")
 
 
@@ -120,9 +129,22 @@ def to_tensor_images(images: np.ndarray) -> torch.Tensor:
     raise NotImplementedError("katas/02_deep_learning/cnn.py: write to_tensor_images()")
 
 
-def train(out_dir: Path) -> dict:
-    """The full run (`kata train cnn`, 2 minutes on 2 idle cores): SmallCNN(1, 10, 28) on
-    load_fashion_mnist(), standardised with the training images' mean and std, 6 epochs,
-    batch_size=128, lr=3e-3, with a progress bar; save the curves with plot_history to
-    out_dir/curves.png and return the final test accuracy."""
+@dataclass
+class Config:
+    """Given: the settings of the full run; `kata train cnn --set name=value` changes one."""
+
+    epochs: int = 6
+    batch_size: int = 128
+    lr: float = 3e-3
+    width: int = 32
+    seed: int = 0
+
+
+def train(out_dir: Path, overrides: dict[str, str] | None = None) -> dict:
+    """The full run (`kata train cnn`, 2 minutes on 2 idle cores): config =
+    apply_overrides(Config(), overrides), seed_everything(config.seed); SmallCNN(1, 10, 28,
+    width) on load_fashion_mnist(), standardised with the training images' mean and std, trained
+    by train_classifier with the config's epochs, batch_size, lr and seed, with a progress bar;
+    save the curves with plot_history to out_dir/curves.png and return the final test
+    accuracy."""
     raise NotImplementedError("katas/02_deep_learning/cnn.py: write train()")

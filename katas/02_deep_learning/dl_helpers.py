@@ -1,46 +1,38 @@
 """Given code for the 02_deep_learning katas: things the lessons use but do not ask you to write.
 
-- plot_history: draws the loss and accuracy curves of a training run to a PNG;
 - bars_task: generated images (a bar drawn in one of four orientations) with known labels, to see
   a CNN learn in seconds;
 - negation_task: generated sentences whose label depends on word order ("not good"), which a
   bag of words cannot solve and an LSTM can;
 - tokenize, build_vocabulary, encode: turn review text into int64 word ids for the LSTM;
-- length_bucketed_batches: batches of similar lengths, so that padding costs little.
+- from the support package, under the names the lessons use: plot_history (loss and metric
+  curves to a PNG, ml_refresher.training), Vocabulary and length_bucketed_batches (batches of
+  similar lengths, so that padding costs little; ml_refresher.vocab).
 """
 
 from __future__ import annotations
 
 import re
-from collections import Counter
-from pathlib import Path
 
 import numpy as np
-from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
 
-PAD, UNK = 0, 1  # word ids reserved by build_vocabulary
+from ml_refresher.training import plot_history
+from ml_refresher.vocab import Vocabulary, length_bucketed_batches
 
+__all__ = [
+    "PAD",
+    "UNK",
+    "Vocabulary",
+    "bars_task",
+    "build_vocabulary",
+    "encode",
+    "length_bucketed_batches",
+    "negation_task",
+    "plot_history",
+    "tokenize",
+]
 
-def plot_history(history: dict[str, list[float]], path: str | Path, title: str) -> Path:
-    """Two panels, one point per epoch: every "*loss" series on the left, every "*accuracy"
-    series on the right. Saves a PNG (Agg backend, no screen needed) and returns its path."""
-    path = Path(path)
-    fig = Figure(figsize=(10, 4), dpi=100)
-    loss_ax, accuracy_ax = fig.subplots(1, 2)
-    for name, values in history.items():
-        ax = loss_ax if name.endswith("loss") else accuracy_ax if "accuracy" in name else None
-        if ax is not None:
-            ax.plot(range(1, len(values) + 1), values, marker="o", label=name)
-    for ax, label in ((loss_ax, "loss"), (accuracy_ax, "accuracy")):
-        ax.set_xlabel("epoch")
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.set_ylabel(label)
-        ax.grid(alpha=0.3)
-        ax.legend()
-    fig.suptitle(title)
-    fig.savefig(path)
-    return path
+PAD, UNK = Vocabulary.pad_id, Vocabulary.unk_id  # 0 and 1 in every Vocabulary
 
 
 def bars_task(
@@ -103,32 +95,16 @@ def tokenize(text: str) -> list[str]:
 
 def build_vocabulary(
     token_lists: list[list[str]], max_size: int = 20_000, min_count: int = 1
-) -> dict[str, int]:
-    """word -> id for the max_size most frequent words seen at least min_count times (ties in
-    alphabetical order). Ids 0 and 1 are reserved for padding (PAD) and unknown words (UNK)."""
-    counts = Counter(token for tokens in token_lists for token in tokens)
-    kept = sorted((w for w, c in counts.items() if c >= min_count), key=lambda w: (-counts[w], w))
-    return {word: i + 2 for i, word in enumerate(kept[:max_size])}
+) -> Vocabulary:
+    """A Vocabulary of the max_size most frequent words seen at least min_count times (ties in
+    alphabetical order), after the specials: PAD is id 0, UNK id 1. Its len() counts them all,
+    so it is the size an nn.Embedding needs."""
+    return Vocabulary.build(token_lists, max_size=max_size, min_count=min_count)
 
 
-def encode(tokens: list[str], vocabulary: dict[str, int], max_length: int | None = None):
-    """The ids of the tokens (UNK for words not in the vocabulary), int64, at least one id
-    (an empty text becomes [UNK]); with max_length, only the first max_length tokens."""
-    ids = [vocabulary.get(token, UNK) for token in tokens[:max_length]] or [UNK]
+def encode(tokens: list[str], vocabulary: Vocabulary, max_length: int | None = None) -> np.ndarray:
+    """The ids of the first max_length tokens (all with None), UNK for words not in the
+    vocabulary, int64. Never empty: an empty text becomes [UNK], since a sequence of length 0
+    cannot be packed for an LSTM."""
+    ids = vocabulary.encode(tokens[:max_length]) or [vocabulary.unk_id]
     return np.array(ids, dtype=np.int64)
-
-
-def length_bucketed_batches(
-    lengths: np.ndarray, batch_size: int, rng: np.random.Generator
-) -> list[np.ndarray]:
-    """Index batches for one epoch in which sequences of similar length go together, so that
-    little of each padded batch is padding: shuffle, sort chunks of 50 batches by length, cut
-    them into batches, then shuffle the batches. Every index appears exactly once."""
-    order = rng.permutation(len(lengths))
-    chunk = 50 * batch_size
-    batches = []
-    for start in range(0, len(order), chunk):
-        part = order[start : start + chunk]
-        part = part[np.argsort(lengths[part], kind="stable")]
-        batches += [part[i : i + batch_size] for i in range(0, len(part), batch_size)]
-    return [batches[i] for i in rng.permutation(len(batches))]

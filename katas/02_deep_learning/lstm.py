@@ -9,24 +9,25 @@ x (B, T, D); a batch of word ids is (B, T) int64 padded with PAD (0), lengths (B
 from __future__ import annotations
 
 import math  # noqa: F401 (yours to use)
-from pathlib import Path  # noqa: F401 (for train)
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F  # noqa: F401 (yours to use)
-from dl_helpers import (  # noqa: F401 (given)
-    PAD,
-    build_vocabulary,
-    encode,
-    length_bucketed_batches,
-    plot_history,
-    tokenize,
-)
+from dl_helpers import PAD, build_vocabulary, encode, length_bucketed_batches, tokenize  # noqa: F401
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence  # noqa: F401
-from tqdm import tqdm  # noqa: F401 (yours to use)
 
 from ml_refresher.data import load_imdb  # noqa: F401 (for train)
+from ml_refresher.training import (  # noqa: F401 (given)
+    History,
+    apply_overrides,
+    plot_history,
+    seed_everything,
+    train_loop,
+)
+from ml_refresher.vocab import pad_sequences  # noqa: F401 (given)
 
 
 class LSTMCell(nn.Module):
@@ -72,7 +73,8 @@ class LSTM(nn.Module):
 
 def pad_batch(sequences: list[np.ndarray], pad_id: int = PAD) -> tuple[torch.Tensor, torch.Tensor]:
     """Id sequences of different lengths -> (ids (B, T_max) int64 filled with pad_id after each
-    sequence's end, lengths (B,) int64)."""
+    sequence's end, lengths (B,) int64). The given pad_sequences does the padding; the lengths
+    are yours."""
     raise NotImplementedError("katas/02_deep_learning/lstm.py: write pad_batch()")
 
 
@@ -127,20 +129,39 @@ def train_sentiment(
     clip: float = 1.0,
     seed: int = 0,
     progress: bool = False,
-) -> dict[str, list[float]]:
-    """Adam(lr) on F.cross_entropy. Seed torch.manual_seed(seed) and rng =
-    np.random.default_rng(seed); each epoch: model.train(), then for each batch of
-    length_bucketed_batches(lengths, batch_size, rng): pad_batch, loss, zero_grad, backward,
-    clip the gradient norm to `clip` (nn.utils.clip_grad_norm_), step. With progress: a tqdm
-    bar over the batches and each epoch's test accuracy printed (tqdm.write).
-    Returns per-epoch "train_loss", "test_loss" and "test_accuracy" lists."""
+) -> History:
+    """Adam(lr) on F.cross_entropy through the given train_loop(model, optimiser, batches,
+    loss_fn, epochs=..., clip_grad_norm=clip, evaluate=..., progress=...). Seed
+    torch.manual_seed(seed) and rng = np.random.default_rng(seed) (one for the run);
+    batches(epoch) is length_bucketed_batches(lengths, batch_size, rng); loss_fn(batch) pads
+    those sequences with pad_batch and returns the cross-entropy; evaluate() returns
+    {"test_loss": ..., "test_accuracy": ...} from evaluate_sentiment.
+    Returns train_loop's History: "train_loss" per step, the two test metrics per epoch."""
     raise NotImplementedError("katas/02_deep_learning/lstm.py: write train_sentiment()")
 
 
-def train(out_dir: Path) -> dict:
-    """The full run (`kata train lstm`, 2.5 minutes on 2 idle cores): load_imdb(), tokenize,
-    build_vocabulary(train tokens, max_size=20_000, min_count=2), encode the first 300 tokens
-    of each review; SentimentClassifier(len(vocabulary) + 2, 64, 64), 3 epochs, batch_size=64,
-    lr=3e-3, with a progress bar; save the curves with plot_history to out_dir/curves.png and
+@dataclass
+class Config:
+    """Given: the settings of the full run; `kata train lstm --set name=value` changes one."""
+
+    epochs: int = 3
+    batch_size: int = 64
+    lr: float = 3e-3
+    clip: float = 1.0
+    embed_dim: int = 64
+    hidden_size: int = 64
+    max_words: int = 20_000  # vocabulary size, specials not counted
+    min_count: int = 2
+    max_length: int = 300  # tokens kept from the start of each review
+    seed: int = 0
+
+
+def train(out_dir: Path, overrides: dict[str, str] | None = None) -> dict:
+    """The full run (`kata train lstm`, 2.5 minutes on 2 idle cores): config =
+    apply_overrides(Config(), overrides), seed_everything(config.seed); load_imdb(), tokenize,
+    build_vocabulary(train tokens, max_words, min_count) (the training reviews only), encode the
+    first max_length tokens of each review; SentimentClassifier(len(vocabulary), embed_dim,
+    hidden_size) trained by train_sentiment with the config's epochs, batch_size, lr, clip and
+    seed, with a progress bar; save the curves with plot_history to out_dir/curves.png and
     return the final test accuracy."""
     raise NotImplementedError("katas/02_deep_learning/lstm.py: write train()")

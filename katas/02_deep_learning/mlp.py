@@ -9,13 +9,14 @@ parameter gradients, which parameters() and gradients() return in the same order
 
 from __future__ import annotations
 
-from pathlib import Path  # noqa: F401 (for train)
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
-from dl_helpers import plot_history  # noqa: F401 (given)
 from tqdm import tqdm  # noqa: F401 (yours to use)
 
 from ml_refresher.data import load_fashion_mnist  # noqa: F401 (for train)
+from ml_refresher.training import apply_overrides, plot_history  # noqa: F401 (given, for train)
 
 
 class Linear:
@@ -143,8 +144,23 @@ def train_mlp(
     raise NotImplementedError("katas/02_deep_learning/mlp.py: write train_mlp()")
 
 
-def train(out_dir: Path) -> dict:
-    """The full run (`kata train mlp`, half a minute on 2 idle cores): MLP([784, 256, 128, 10]) on
-    load_fashion_mnist() (60,000 / 10,000), 20 epochs, lr=0.02, with a progress bar; save the
-    curves with plot_history to out_dir/curves.png and return the final and best test accuracy."""
+@dataclass
+class Config:
+    """Given: the settings of the full run; `kata train mlp --set name=value` changes one."""
+
+    hidden1: int = 256  # widths of the two hidden layers
+    hidden2: int = 128
+    epochs: int = 20
+    batch_size: int = 64
+    lr: float = 0.02
+    momentum: float = 0.9
+    seed: int = 0
+
+
+def train(out_dir: Path, overrides: dict[str, str] | None = None) -> dict:
+    """The full run (`kata train mlp`, half a minute on 2 idle cores): config =
+    apply_overrides(Config(), overrides); MLP([784, hidden1, hidden2, 10], seed) on
+    load_fashion_mnist() (60,000 / 10,000) with train_mlp and the config's epochs, batch_size,
+    lr, momentum and seed, with a progress bar; save the curves with plot_history to
+    out_dir/curves.png and return the final and best test accuracy."""
     raise NotImplementedError("katas/02_deep_learning/mlp.py: write train()")

@@ -22,7 +22,13 @@ from cnn import (
 )
 from dl_helpers import bars_task
 
-from ml_refresher.testing import assert_close, assert_shape, assert_true, numerical_gradient
+from ml_refresher.testing import (
+    assert_close,
+    assert_equal,
+    assert_shape,
+    assert_true,
+    numerical_gradient,
+)
 
 # (stride, padding) pairs: the plain case, "same" padding, and a strided convolution whose
 # windows do not tile the input exactly (7 = 2*3 + 1 leaves a row unused).
@@ -31,10 +37,11 @@ CONFIGS = [(1, 0), (1, 1), (2, 1)]
 
 def test_output_size_on_hand_cases():
     got = [output_size(32, 3, 1, 1), output_size(28, 5, 1, 0), output_size(7, 3, 2, 1)]
-    assert_true(
-        got == [32, 24, 4],
-        "output_size(size, kernel, stride, padding)",
-        ["expected [32, 24, 4] for (32, 3, 1, 1), (28, 5, 1, 0), (7, 3, 2, 1)", f"got {got}"],
+    assert_equal(
+        got,
+        [32, 24, 4],
+        "output_size(size, kernel, stride, padding) for (32, 3, 1, 1), (28, 5, 1, 0), (7, 3, 2, 1)",
+        hint="(size + 2*padding - kernel) // stride + 1",
     )
 
 
@@ -42,7 +49,7 @@ def test_im2col_on_a_hand_case():
     x = np.arange(9, dtype=np.float64).reshape(1, 1, 3, 3)  # [[0 1 2] [3 4 5] [6 7 8]]
     expected = [[0, 1, 3, 4], [1, 2, 4, 5], [3, 4, 6, 7], [4, 5, 7, 8]]  # one 2x2 window a row
     hint = "rows are the windows in reading order, columns the window's pixels (c, i, j)"
-    assert_close(im2col(x, 2, 2), expected, "im2col of a 3x3 image, 2x2 kernel", atol=0, hint=hint)
+    assert_equal(im2col(x, 2, 2), expected, "im2col of a 3x3 image, 2x2 kernel", hint=hint)
     cols = im2col(np.zeros((2, 3, 7, 7)), 3, 3, stride=2, padding=1)
     assert_shape(cols, (2 * 4 * 4, 3 * 3 * 3), "im2col(N=2, C=3, 7x7, 3x3, stride 2, padding 1)")
 
@@ -120,11 +127,11 @@ def test_conv2d_backward_matches_finite_differences():
 
 def test_maxpool_on_a_hand_case_with_a_tie():
     x = np.array([[[[1.0, 5.0, 2.0, 2.0], [3.0, 4.0, 2.0, 2.0]]]])  # (1, 1, 2, 4): two windows
-    assert_close(maxpool2d_forward(x), [[[[5.0, 2.0]]]], "maxpool2d_forward", atol=0)
+    assert_equal(maxpool2d_forward(x), [[[[5.0, 2.0]]]], "maxpool2d_forward")
     got = maxpool2d_backward(np.array([[[[10.0, 20.0]]]]), x)
     expected = [[[[0.0, 10.0, 20.0, 0.0], [0.0, 0.0, 0.0, 0.0]]]]
     hint = "only the first maximum of each window gets the gradient (a tie of four 2s here)"
-    assert_close(got, expected, "maxpool2d_backward", atol=0, hint=hint)
+    assert_equal(got, expected, "maxpool2d_backward", hint=hint)
 
 
 def test_maxpool_matches_torch_and_its_gradient():
@@ -134,9 +141,9 @@ def test_maxpool_matches_torch_and_its_gradient():
     out = F.max_pool2d(x_t, 2)
     upstream = rng.standard_normal(tuple(out.shape))
     out.backward(torch.tensor(upstream))
-    assert_close(maxpool2d_forward(x), out, "maxpool2d_forward vs F.max_pool2d", atol=0)
+    assert_equal(maxpool2d_forward(x), out, "maxpool2d_forward vs F.max_pool2d")
     got = maxpool2d_backward(upstream, x)
-    assert_close(got, x_t.grad, "maxpool2d_backward vs torch autograd", atol=0)
+    assert_equal(got, x_t.grad, "maxpool2d_backward vs torch autograd")
 
 
 def test_to_tensor_images_puts_channels_first():
@@ -156,6 +163,11 @@ def test_small_cnn_shapes_for_colour_and_gray_images():
         assert_shape(out, (4, 10), f"SmallCNN logits for (4, {channels}, {size}, {size})", hint)
 
 
+def values(history, name):
+    """The values of one series of a training History, in order."""
+    return [value for _, value in history.series[name]]
+
+
 def test_small_cnn_overfits_one_batch():
     x, y = (torch.as_tensor(a) for a in bars_task(32, seed=2))
     model = SmallCNN(in_channels=3, n_classes=4, image_size=32, width=8)
@@ -163,10 +175,16 @@ def test_small_cnn_overfits_one_batch():
     # 30 Adam steps on one batch of 32: a working loop drives the training loss to ~0.002; one
     # that forgets zero_grad or step stays near log(4) = 1.4.
     assert_true(
-        history["train_loss"][-1] < 0.05,
+        history.last("train_loss") < 0.05,
         "train_classifier could not memorise one batch of 32 images",
-        [f"training loss by epoch: {np.round(history['train_loss'], 3)}"],
-        hint="each step: loss, optimiser.zero_grad(), loss.backward(), optimiser.step()",
+        [f"training loss by step: {np.round(values(history, 'train_loss'), 3)}"],
+        hint="loss_fn(batch) returns the batch's cross-entropy; train_loop steps on it",
+    )
+    assert_equal(
+        len(values(history, "test_accuracy")),
+        30,
+        "test_accuracy points in the History of 30 epochs",
+        hint="pass evaluate= to train_loop: it runs after every epoch",
     )
 
 
@@ -178,11 +196,14 @@ def _learns_bars(channels, size, n_train, epochs):
     )
     # The reference reaches 98-99% on 400 held-out images; chance is 25% and a CNN that cannot
     # see orientation (e.g. a broken feature stack) stays below 60%.
-    got = history["test_accuracy"][-1]
+    got = history.last("test_accuracy")
     assert_true(
         got >= 0.9,
         f"SmallCNN on the generated bars task ({channels}x{size}x{size}): held-out accuracy",
-        [f"expected >= 0.9, got {got:.3f}", f"accuracy by epoch: {history['test_accuracy']}"],
+        [
+            f"expected >= 0.9, got {got:.3f}",
+            f"accuracy by epoch: {values(history, 'test_accuracy')}",
+        ],
     )
 
 

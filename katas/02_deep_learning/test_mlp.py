@@ -10,7 +10,13 @@ import torch.nn.functional as F
 from mlp import MLP, SGD, Linear, ReLU, accuracy, cross_entropy, flatten_images, softmax, train_mlp
 
 from ml_refresher.data import load_mnist
-from ml_refresher.testing import assert_close, assert_shape, assert_true, numerical_gradient
+from ml_refresher.testing import (
+    assert_close,
+    assert_equal,
+    assert_shape,
+    assert_true,
+    numerical_gradient,
+)
 
 # float64 everywhere: central differences with eps=1e-6 are then accurate to about 1e-8, so a
 # gradient that is right agrees to 1e-6 and a wrong one (a missing transpose, a lost 1/B) is off
@@ -21,7 +27,7 @@ FD_TOL = 1e-6
 def test_linear_forward_shape_and_hand_case():
     layer = Linear(3, 2, np.random.default_rng(0))
     assert_shape(layer.W, (3, 2), "Linear.W", hint="W is (in_features, out_features)")
-    assert_close(layer.b, np.zeros(2), "Linear.b starts at zero", atol=0)
+    assert_equal(layer.b, np.zeros(2), "Linear.b starts at zero")
     layer.W = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, -1.0]])
     layer.b = np.array([0.5, -0.5])
     got = layer.forward(np.array([[1.0, 2.0, 3.0]]))
@@ -82,9 +88,9 @@ def test_linear_backward_matches_torch_autograd():
 def test_relu_forward_backward_on_a_hand_case():
     relu = ReLU()
     x = np.array([[-2.0, 0.5, 3.0, -0.1]])
-    assert_close(relu.forward(x), [[0.0, 0.5, 3.0, 0.0]], "ReLU.forward", atol=0)
+    assert_equal(relu.forward(x), [[0.0, 0.5, 3.0, 0.0]], "ReLU.forward")
     got = relu.backward(np.array([[10.0, 20.0, 30.0, 40.0]]))
-    assert_close(got, [[0.0, 20.0, 30.0, 0.0]], "ReLU.backward: gradient only where x > 0", atol=0)
+    assert_equal(got, [[0.0, 20.0, 30.0, 0.0]], "ReLU.backward: gradient only where x > 0")
     assert_true(relu.parameters() == [], "ReLU has no parameters", [f"got {relu.parameters()}"])
 
 
@@ -127,10 +133,11 @@ def test_cross_entropy_is_stable_for_large_logits():
 def test_mlp_layers_and_gradients_match_torch():
     model = MLP([5, 7, 3], seed=0)
     kinds = [type(layer).__name__ for layer in model.layers]
-    assert_true(
-        kinds == ["Linear", "ReLU", "Linear"],
-        "MLP([5, 7, 3]).layers",
-        ["expected ['Linear', 'ReLU', 'Linear'] (no ReLU after the last layer)", f"got {kinds}"],
+    assert_equal(
+        kinds,
+        ["Linear", "ReLU", "Linear"],
+        "the layer types of MLP([5, 7, 3]).layers",
+        hint="a ReLU between layers, none after the last one: it outputs logits",
     )
     rng = np.random.default_rng(5)
     x, y = rng.standard_normal((4, 5)), rng.integers(0, 3, size=4)

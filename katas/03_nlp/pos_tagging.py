@@ -9,12 +9,14 @@ All probabilities are kept as natural logarithms.
 from __future__ import annotations
 
 from collections import Counter, defaultdict  # noqa: F401 (yours to use)
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from nlp_helpers import unknown_word_class  # noqa: F401 (given: the class of an unseen word)
 
 from ml_refresher.data import load_treebank  # noqa: F401 (for train)
+from ml_refresher.training import apply_overrides  # noqa: F401 (given, for train)
 
 
 def viterbi(
@@ -80,8 +82,18 @@ def accuracy(tagger, tagged_sents: list[list[tuple[str, str]]]) -> float:
     raise NotImplementedError("katas/03_nlp/pos_tagging.py: write accuracy()")
 
 
-def train(out_dir: Path) -> dict:
-    """The full run (`kata train pos_tagging`): fit both taggers on load_treebank().train (the
+@dataclass
+class Config:
+    """Given: the settings of the full run; `kata train pos_tagging --set name=value` changes
+    one."""
+
+    transition_alpha: float = 0.1
+    emission_alpha: float = 0.01
+
+
+def train(out_dir: Path, overrides: dict[str, str] | None = None) -> dict:
+    """The full run (`kata train pos_tagging`): config = apply_overrides(Config(), overrides);
+    fit both taggers (the HMM with the config's two alphas) on load_treebank().train (the
     first 3,000 sentences, from ml_refresher.data) and return
     {"baseline_accuracy": ..., "hmm_accuracy": ...} on its test part."""
     raise NotImplementedError("katas/03_nlp/pos_tagging.py: write train()")

@@ -11,7 +11,7 @@ import pytest
 from pos_tagging import HMMTagger, MostFrequentTagTagger, accuracy, viterbi
 
 from ml_refresher.data import load_treebank
-from ml_refresher.testing import assert_close, assert_true
+from ml_refresher.testing import assert_close, assert_equal, assert_true
 
 
 def path_log_prob(log_initial, log_transition, log_emission, path):
@@ -35,7 +35,7 @@ def test_viterbi_on_a_hand_case():
     log_emission = np.log([[0.5, 0.1], [0.4, 0.3], [0.1, 0.6]])
     path, score = viterbi(log_initial, log_transition, log_emission)
     # The best of the 8 paths: 0.6*0.5 * 0.7*0.4 * 0.3*0.6 = 0.01512.
-    assert_true(list(path) == [0, 0, 1], "viterbi path", [f"expected [0, 0, 1], got {path}"])
+    assert_equal(list(path), [0, 0, 1], "viterbi path (states by step)")
     assert_close(score, np.log(0.01512), "viterbi log-probability", atol=1e-12)
 
 
@@ -47,10 +47,10 @@ def test_viterbi_agrees_with_brute_force(seed):
     scores = [path_log_prob(*hmm, p) for p in candidates]
     best = candidates[int(np.argmax(scores))]
     path, score = viterbi(*hmm)
-    assert_true(
-        tuple(path) == best,
+    assert_equal(
+        list(path),
+        list(best),
         "viterbi path vs trying all 3^6 paths",
-        [f"expected {list(best)}", f"got      {list(path)}"],
         hint="take the max over the previous state i of delta[i] + log_transition[i, j]",
     )
     # The same sums in another order: only rounding differs.
@@ -61,10 +61,11 @@ def test_viterbi_in_log_space_survives_long_sequences():
     hmm = random_hmm(n_states=4, n_steps=2000, rng=np.random.default_rng(0))
     path, score = viterbi(*hmm)
     # The path probability is about e^-3000: 0.0 in float64, so only log space can rank paths.
+    assert_equal(len(path), 2000, "viterbi on 2,000 steps: states in the path")
     assert_true(
-        np.isfinite(score) and len(path) == 2000,
-        "viterbi on 2,000 steps",
-        [f"got score {score} and {len(path)} states"],
+        np.isfinite(score),
+        "viterbi on 2,000 steps: a finite log-probability",
+        [f"got score {score}"],
         hint="add log-probabilities; never multiply probabilities",
     )
     assert_close(
@@ -84,14 +85,12 @@ def test_most_frequent_tag_tagger_on_a_hand_corpus():
     corpus.append([("fish", "NN")])
     tagger = MostFrequentTagTagger().fit(corpus)
     got = tagger.tag(["they", "fish", "zebras"])
-    assert_true(
-        got == ["PRP", "NN", "NN"],
-        "MostFrequentTagTagger.tag",
-        [
-            "expected ['PRP', 'NN', 'NN']: fish is NN 3 times and VBP once, and the unseen "
-            "zebras gets NN, the most frequent tag overall",
-            f"got {got}",
-        ],
+    assert_equal(
+        got,
+        ["PRP", "NN", "NN"],
+        "MostFrequentTagTagger.tag(['they', 'fish', 'zebras'])",
+        hint="fish is NN 3 times and VBP once, and the unseen zebras gets NN, the most frequent "
+        "tag overall",
     )
 
 
@@ -106,7 +105,7 @@ def test_accuracy_counts_tokens_not_sentences():
 
 def test_hmm_transitions_are_smoothed_counts():
     tagger = HMMTagger(transition_alpha=0.1, emission_alpha=0.01).fit(SMALL_CORPUS)
-    assert_true(tagger.tags_ == ["DT", "NN", "VBZ"], "HMMTagger.tags_", [f"got {tagger.tags_}"])
+    assert_equal(tagger.tags_, ["DT", "NN", "VBZ"], "HMMTagger.tags_", hint="sorted tag names")
     # DT is followed by NN 3 times and by nothing else; K = 3 tags share alpha = 0.1 each.
     expected_transition = np.log(
         [
@@ -144,10 +143,11 @@ def test_hmm_uses_context_where_the_baseline_cannot():
         *[[("they", "PRP"), ("swim", "VBP")]] * 2,
     ]
     got = HMMTagger().fit(corpus).tag(["they", "fish"])
-    assert_true(
-        got == ["PRP", "VBP"],
+    assert_equal(
+        got,
+        ["PRP", "VBP"],
         "HMMTagger.tag(['they', 'fish'])",
-        [f"expected ['PRP', 'VBP'] (PRP is always followed by VBP), got {got}"],
+        hint="PRP is always followed by VBP: the transition outweighs fish's NN majority",
     )
 
 

@@ -4,6 +4,8 @@ tokenizer against NLTK's on ordinary prose and on the hard cases the lesson expl
 Lesson: katas/03_nlp/README.md. Run: pytest katas/03_nlp/test_preprocessing.py
 """
 
+import re
+
 import nltk
 import pytest
 from preprocessing import (
@@ -19,7 +21,7 @@ from preprocessing import (
 )
 
 from ml_refresher.data import nltk_ready
-from ml_refresher.testing import assert_true
+from ml_refresher.testing import assert_equal, assert_true
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -27,9 +29,16 @@ def nltk_data():
     nltk_ready("punkt_tab", "stopwords", "wordnet")
 
 
-def assert_tokens(got, expected, what, hint=None):
+def assert_tokens(got, expected, what, hint=None, details=()):
+    """Exact token lists: a wrong count shows both lists, a wrong token its index."""
     __tracebackhide__ = True
-    assert_true(got == expected, what, [f"expected: {expected}", f"got:      {got}"], hint)
+    assert_true(
+        isinstance(got, list) and len(got) == len(expected),
+        f"{what}: wrong number of tokens",
+        [f"expected: {expected}", f"got:      {got}", *details],
+        hint,
+    )
+    assert_equal(got, expected, what, hint=hint)
 
 
 def test_sentences_know_that_mr_does_not_end_a_sentence():
@@ -77,14 +86,22 @@ def test_porter_and_snowball_stems():
 
 
 def test_stem_rejects_an_unknown_algorithm():
-    with pytest.raises(ValueError, match="snowball"):
+    with pytest.raises(ValueError) as error:
         stem(["running"], "lancaster-ish")
+    # The message must be about the algorithm: it names the value given and both choices.
+    message = str(error.value)
+    assert_true(
+        all(re.search(rf"\b{word}\b", message) for word in ("porter", "snowball", "lancaster-ish")),
+        "stem(..., 'lancaster-ish'): the ValueError names the bad value and the choices",
+        [f"got: {message!r}"],
+        hint="e.g. \"algorithm must be one of ['porter', 'snowball'], got 'lancaster-ish'\"",
+    )
 
 
 def test_wordnet_pos_maps_penn_tags():
     expected = {"JJR": "a", "JJ": "a", "VBD": "v", "VB": "v", "RB": "r", "NNS": "n", "DT": "n"}
-    got = {tag: wordnet_pos(tag) for tag in expected}
-    assert_tokens(got, expected, "wordnet_pos")
+    got = [wordnet_pos(tag) for tag in expected]
+    assert_equal(got, list(expected.values()), f"wordnet_pos of the tags {list(expected)}")
 
 
 def test_lemmatise_needs_the_part_of_speech():
@@ -122,12 +139,12 @@ TEXT = "The striped bats are hanging on their feet. Mr. Smith wasn't running fas
     ],
 )
 def test_preprocess_runs_the_steps_in_order(reduce, expected):
-    assert_tokens(
-        preprocess(TEXT, reduce),
-        expected,
-        f"preprocess(text, {reduce!r})",
-        hint="sentences -> words -> normalise -> lemmatise or stem, one list per sentence",
-    )
+    got = preprocess(TEXT, reduce)
+    hint = "sentences -> words -> normalise -> lemmatise or stem, one list per sentence"
+    assert_equal(len(got), len(expected), f"preprocess(text, {reduce!r}): sentences", hint=hint)
+    for i, (got_sentence, expected_sentence) in enumerate(zip(got, expected, strict=True)):
+        what = f"preprocess(text, {reduce!r}), sentence {i}"
+        assert_tokens(got_sentence, expected_sentence, what, hint=hint)
 
 
 def test_regex_tokenize_agrees_with_nltk_on_plain_prose():
@@ -154,11 +171,11 @@ HARD_CASES = [
 
 @pytest.mark.parametrize("text, expected", HARD_CASES, ids=[t for t, _ in HARD_CASES])
 def test_regex_tokenize_on_hard_cases(text, expected):
-    got = regex_tokenize(text)
-    assert_true(
-        got == expected,
+    assert_tokens(
+        regex_tokenize(text),
+        expected,
         f"regex_tokenize({text!r})",
-        [f"expected: {expected}", f"got:      {got}", f"NLTK:     {nltk.word_tokenize(text)}"],
         hint="the alternatives are tried left to right at each position: order them as the "
         "docstring does, longest and most specific first",
+        details=[f"NLTK:     {nltk.word_tokenize(text)}"],
     )

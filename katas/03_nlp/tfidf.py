@@ -10,6 +10,7 @@ column per vocabulary term; labels y are int64 (n_docs,).
 from __future__ import annotations
 
 import re  # noqa: F401 (yours to use)
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +18,7 @@ import scipy.sparse as sp  # noqa: F401 (yours to use)
 from sklearn.linear_model import LogisticRegression  # noqa: F401 (yours to use)
 
 from ml_refresher.data import load_movie_reviews  # noqa: F401 (for train)
+from ml_refresher.training import apply_overrides  # noqa: F401 (given, for train)
 
 
 def analyse(text: str) -> list[str]:
@@ -129,7 +131,17 @@ def logistic_regression_accuracy(
     raise NotImplementedError("katas/03_nlp/tfidf.py: write logistic_regression_accuracy()")
 
 
-def train(out_dir: Path) -> dict:
-    """The full run (`kata train tfidf`): both accuracies on load_movie_reviews() (from
-    ml_refresher.data) as {"naive_bayes_accuracy": ..., "logistic_regression_accuracy": ...}."""
+@dataclass
+class Config:
+    """Given: the settings of the full run; `kata train tfidf --set name=value` changes one."""
+
+    alpha: float = 1.0  # Naive Bayes smoothing
+    C: float = 10.0  # inverse L2 strength of the logistic regression
+
+
+def train(out_dir: Path, overrides: dict[str, str] | None = None) -> dict:
+    """The full run (`kata train tfidf`): config = apply_overrides(Config(), overrides); both
+    accuracies on load_movie_reviews() (from ml_refresher.data), Naive Bayes with config.alpha
+    and logistic regression with config.C, as
+    {"naive_bayes_accuracy": ..., "logistic_regression_accuracy": ...}."""
     raise NotImplementedError("katas/03_nlp/tfidf.py: write train()")

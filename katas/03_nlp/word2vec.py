@@ -8,6 +8,7 @@ pairs and k negative samples per pair.
 
 from __future__ import annotations
 
+import dataclasses  # noqa: F401 (yours to use)
 from collections import Counter  # noqa: F401 (yours to use)
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,7 @@ from torch import nn
 from tqdm import tqdm  # noqa: F401 (yours to use)
 
 from ml_refresher.data import load_brown  # noqa: F401 (for train)
+from ml_refresher.training import apply_overrides  # noqa: F401 (given, for train)
 
 
 @dataclass
@@ -113,7 +115,8 @@ def nearest_neighbours(
     vectors: np.ndarray, vocab: Vocabulary, word: str, k: int = 5
 ) -> list[tuple[str, float]]:
     """The k words of highest cosine similarity u.v / (|u| |v|) to `word`, best first, as
-    (word, similarity); the word itself is excluded. KeyError if the word is not in vocab."""
+    (word, similarity); the word itself is excluded. A word not in vocab is
+    KeyError(f"{word!r} is not in the vocabulary ({V} words)")."""
     raise NotImplementedError("katas/03_nlp/word2vec.py: write nearest_neighbours()")
 
 
@@ -144,10 +147,26 @@ def plot_tsne(
     raise NotImplementedError("katas/03_nlp/word2vec.py: write plot_tsne()")
 
 
-def train(out_dir: Path) -> dict:
-    """The full run (`kata train word2vec`, about 2 minutes): train on load_brown() (from
-    ml_refresher.data), lower-cased, keeping tokens with a letter, with dim=100, window=5,
-    negatives=5, epochs=5, batch_size=4096, lr=0.003, min_count=5, subsample_threshold=1e-4;
+@dataclass
+class Config:
+    """Given: the settings of the full run; `kata train word2vec --set name=value` changes one.
+    The names are train_word2vec's: train_word2vec(sentences, **dataclasses.asdict(config))."""
+
+    dim: int = 100
+    window: int = 5
+    negatives: int = 5
+    epochs: int = 5
+    batch_size: int = 4096
+    lr: float = 0.003
+    min_count: int = 5
+    subsample_threshold: float = 1e-4
+    seed: int = 0
+
+
+def train(out_dir: Path, overrides: dict[str, str] | None = None) -> dict:
+    """The full run (`kata train word2vec`, about 2 minutes): config =
+    apply_overrides(Config(), overrides); train on load_brown() (from ml_refresher.data),
+    lower-cased, keeping tokens with a letter, with the config's settings and a progress bar;
     write out_dir/tsne.png of SANITY_GROUPS and return the vocabulary size, the final loss,
     group_hit_rate of each sanity group and the neighbours of "monday" and "three"."""
     raise NotImplementedError("katas/03_nlp/word2vec.py: write train()")

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ml_refresher import kernels
-from ml_refresher.testing import assert_close, assert_shape
+from ml_refresher.testing import assert_close, assert_equal, assert_shape
 
 # (batch, heads, t, s, d): 1s, primes, t and s that are not multiples of tile sizes (48, 64),
 # head sizes that are not multiples of a 16-float vector, and t != s (cross-attention).
@@ -91,12 +91,10 @@ def test_causal_attention_ignores_the_future():
     v[:, :, 40:] -= 5.0
     after = np.asarray(kernels.attention(q, k, v, causal=True))
     # Queries 0..39 never see keys 40.. under the mask: their outputs must not move at all.
-    assert_close(
-        after[:, :, :40], before[:, :, :40], "causal outputs after changing keys 40..", atol=0.0
-    )
+    assert_equal(after[:, :, :40], before[:, :, :40], "causal outputs after changing keys 40..")
 
 
-@settings(max_examples=12, deadline=None, derandomize=True)
+@settings(max_examples=12)  # fewer than the "katas" profile's 15: shapes up to 100x100
 @given(
     heads=st.integers(1, 3),
     t=st.integers(1, 100),
@@ -118,4 +116,4 @@ def test_attention_gives_the_same_answer_on_one_and_two_threads():
     one = kernels.attention(q, k, v, causal=True, threads=1)
     # Heads and query blocks are independent: threads must not change a single bit.
     two = kernels.attention(q, k, v, causal=True, threads=2)
-    assert_close(two, one, "attention threads=2 vs threads=1", atol=0.0)
+    assert_equal(two, one, "attention threads=2 vs threads=1")

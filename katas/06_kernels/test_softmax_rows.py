@@ -8,11 +8,11 @@ import math
 import numpy as np
 import pytest
 import torch
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from ml_refresher import kernels
-from ml_refresher.testing import assert_close, assert_shape, assert_true
+from ml_refresher.testing import assert_close, assert_equal, assert_shape, assert_true
 
 # Row lengths of 1, primes and non-multiples of a 16-float vector, so the vector tail matters.
 SHAPES = [(1, 1), (1, 7), (3, 17), (5, 1000), (2, 3, 33), (64, 4099)]
@@ -66,7 +66,6 @@ def test_softmax_agrees_with_torch(shape, scale):
     assert_close(got, expected, f"softmax {shape} (x{scale}) vs torch", atol=ATOL, rtol=RTOL)
 
 
-@settings(max_examples=15, deadline=None, derandomize=True)
 @given(rows=st.integers(1, 9), cols=st.integers(1, 300), scale=st.sampled_from([1.0, 1e3]))
 def test_softmax_agrees_with_torch_on_any_shape(rows, cols, scale):
     x = random_rows((rows, cols), scale, cols)
@@ -79,4 +78,4 @@ def test_softmax_gives_the_same_answer_on_one_and_two_threads():
     x = random_rows((33, 257), 10.0, 1)
     # Rows are independent, so threads must not change a single bit.
     got = kernels.softmax(x, threads=2)
-    assert_close(got, kernels.softmax(x, threads=1), "softmax threads=2 vs threads=1", atol=0.0)
+    assert_equal(got, kernels.softmax(x, threads=1), "softmax threads=2 vs threads=1")

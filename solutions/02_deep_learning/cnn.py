@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from dl_helpers import plot_history
 from torch import nn
-from tqdm import tqdm
 
 from ml_refresher.data import load_fashion_mnist
+from ml_refresher.training import apply_overrides, plot_history, seed_everything, train_loop
 
 
 def output_size(size, kernel, stride, padding):
@@ -142,25 +142,28 @@ def train_classifier(
     steps = epochs * -(-len(x_train) // batch_size)
     # One-cycle: warm up, then anneal to ~0; reaches a given accuracy in fewer epochs.
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=lr, total_steps=steps)
-    history = {"train_loss": [], "test_loss": [], "test_accuracy": []}
-    for epoch in range(epochs):
-        model.train()
-        order = torch.randperm(len(x_train), generator=generator)
-        total = 0.0
-        batches = range(0, len(order), batch_size)
-        for start in tqdm(batches, desc=f"epoch {epoch + 1}/{epochs}", disable=not progress):
-            batch = order[start : start + batch_size]
-            loss = F.cross_entropy(model(x_train[batch]), y_train[batch])
-            optimiser.zero_grad()
-            loss.backward()
-            optimiser.step()
-            schedule.step()
-            total += loss.item() * len(batch)
+
+    def batches(epoch):
+        return torch.randperm(len(x_train), generator=generator).split(batch_size)
+
+    def loss(batch):
+        return F.cross_entropy(model(x_train[batch]), y_train[batch])
+
+    def test_metrics():
         test_loss, test_accuracy = evaluate(model, x_test, y_test)
-        history["train_loss"].append(total / len(order))
-        history["test_loss"].append(test_loss)
-        history["test_accuracy"].append(test_accuracy)
-    return history
+        return {"test_loss": test_loss, "test_accuracy": test_accuracy}
+
+    return train_loop(
+        model,
+        optimiser,
+        batches,
+        loss,
+        epochs=epochs,
+        scheduler=schedule,
+        evaluate=test_metrics,
+        progress=progress,
+        desc="cnn",
+    )
 
 
 def to_tensor_images(images):
@@ -168,27 +171,41 @@ def to_tensor_images(images):
     return x.unsqueeze(1) if x.ndim == 3 else x.permute(0, 3, 1, 2)
 
 
-def train(out_dir):
+@dataclass
+class Config:
+    """`kata train cnn --set name=value` changes one of these."""
+
+    epochs: int = 6
+    batch_size: int = 128
+    lr: float = 3e-3
+    width: int = 32
+    seed: int = 0
+
+
+def train(out_dir, overrides=None):
+    config = apply_overrides(Config(), overrides)
+    seed_everything(config.seed)
     data = load_fashion_mnist()
     x_train, x_test = to_tensor_images(data.x_train), to_tensor_images(data.x_test)
     # Standardise with the training set's statistics only.
     mean, std = x_train.mean(), x_train.std()
     x_train, x_test = (x_train - mean) / std, (x_test - mean) / std
-    model = SmallCNN(in_channels=1, n_classes=10, image_size=28)
+    model = SmallCNN(in_channels=1, n_classes=10, image_size=28, width=config.width)
     history = train_classifier(
         model,
         x_train,
         torch.as_tensor(data.y_train),
         x_test,
         torch.as_tensor(data.y_test),
-        epochs=6,
-        batch_size=128,
-        lr=3e-3,
+        epochs=config.epochs,
+        batch_size=config.batch_size,
+        lr=config.lr,
+        seed=config.seed,
         progress=True,
     )
     plot_history(history, Path(out_dir) / "curves.png", "Small CNN on Fashion-MNIST")
     return {
         "data": "Fashion-MNIST 60,000 / 10,000",
-        "test_accuracy": round(history["test_accuracy"][-1], 4),
-        "epochs": 6,
+        "test_accuracy": round(history.last("test_accuracy"), 4),
+        "epochs": config.epochs,
     }

@@ -3,24 +3,19 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from dl_helpers import (
-    PAD,
-    build_vocabulary,
-    encode,
-    length_bucketed_batches,
-    plot_history,
-    tokenize,
-)
+from dl_helpers import PAD, build_vocabulary, encode, length_bucketed_batches, tokenize
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
-from tqdm import tqdm
 
 from ml_refresher.data import load_imdb
+from ml_refresher.training import apply_overrides, plot_history, seed_everything, train_loop
+from ml_refresher.vocab import pad_sequences
 
 
 class LSTMCell(nn.Module):
@@ -76,10 +71,7 @@ class LSTM(nn.Module):
 
 def pad_batch(sequences, pad_id=PAD):
     lengths = torch.tensor([len(s) for s in sequences], dtype=torch.int64)
-    ids = torch.full((len(sequences), int(lengths.max())), pad_id, dtype=torch.int64)
-    for row, sequence in enumerate(sequences):
-        ids[row, : len(sequence)] = torch.as_tensor(sequence)
-    return ids, lengths
+    return pad_sequences(sequences, pad_id), lengths
 
 
 class SentimentClassifier(nn.Module):
@@ -132,55 +124,80 @@ def train_sentiment(
     rng = np.random.default_rng(seed)
     optimiser = torch.optim.Adam(model.parameters(), lr=lr)
     lengths = np.array([len(s) for s in train_sequences])
-    history = {"train_loss": [], "test_loss": [], "test_accuracy": []}
-    for epoch in range(epochs):
-        model.train()
-        total = 0.0
-        batches = length_bucketed_batches(lengths, batch_size, rng)
-        for batch in tqdm(batches, desc=f"epoch {epoch + 1}/{epochs}", disable=not progress):
-            logits = model(*pad_batch([train_sequences[i] for i in batch]))
-            loss = F.cross_entropy(logits, y_train[batch])
-            optimiser.zero_grad()
-            loss.backward()
-            # Recurrent nets can have rare huge gradients (exploding, the twin of vanishing):
-            # clipping the norm keeps one bad batch from wrecking the weights.
-            nn.utils.clip_grad_norm_(model.parameters(), clip)
-            optimiser.step()
-            total += loss.item() * len(batch)
+
+    def batches(epoch):
+        # Similar lengths together: a batch of one long and 63 short reviews is mostly padding.
+        return length_bucketed_batches(lengths, batch_size, rng)
+
+    def loss(batch):
+        logits = model(*pad_batch([train_sequences[i] for i in batch]))
+        return F.cross_entropy(logits, y_train[batch])
+
+    def test_metrics():
         test_loss, test_accuracy = evaluate_sentiment(model, test_sequences, y_test)
-        history["train_loss"].append(total / len(train_sequences))
-        history["test_loss"].append(test_loss)
-        history["test_accuracy"].append(test_accuracy)
-        if progress:
-            tqdm.write(
-                f"epoch {epoch + 1}: test loss {test_loss:.4f}, accuracy {test_accuracy:.4f}"
-            )
-    return history
+        return {"test_loss": test_loss, "test_accuracy": test_accuracy}
+
+    # Recurrent nets can have rare huge gradients (exploding, the twin of vanishing): clipping
+    # the norm keeps one bad batch from wrecking the weights.
+    return train_loop(
+        model,
+        optimiser,
+        batches,
+        loss,
+        epochs=epochs,
+        clip_grad_norm=clip,
+        evaluate=test_metrics,
+        progress=progress,
+        desc="lstm",
+    )
 
 
-def train(out_dir):
-    data = load_imdb()
-    train_tokens = [tokenize(text) for text in data.train_texts]
-    vocabulary = build_vocabulary(train_tokens, max_size=20_000, min_count=2)
+@dataclass
+class Config:
+    """`kata train lstm --set name=value` changes one of these."""
+
+    epochs: int = 3
+    batch_size: int = 64
+    lr: float = 3e-3
+    clip: float = 1.0
+    embed_dim: int = 64
+    hidden_size: int = 64
+    max_words: int = 20_000  # vocabulary size, specials not counted
+    min_count: int = 2
     # The first 300 tokens hold the whole of 77% of the reviews (the median is 175 tokens) and
     # bound the number of sequential LSTM steps, which is what costs time on a CPU.
-    train_sequences = [encode(tokens, vocabulary, max_length=300) for tokens in train_tokens]
-    test_sequences = [encode(tokenize(text), vocabulary, 300) for text in data.test_texts]
-    model = SentimentClassifier(len(vocabulary) + 2, embed_dim=64, hidden_size=64)
+    max_length: int = 300
+    seed: int = 0
+
+
+def train(out_dir, overrides=None):
+    config = apply_overrides(Config(), overrides)
+    seed_everything(config.seed)
+    data = load_imdb()
+    train_tokens = [tokenize(text) for text in data.train_texts]
+    # From the training reviews only: words seen just in the test set must be unknown.
+    vocabulary = build_vocabulary(train_tokens, config.max_words, config.min_count)
+    train_sequences = [encode(tokens, vocabulary, config.max_length) for tokens in train_tokens]
+    test_sequences = [
+        encode(tokenize(text), vocabulary, config.max_length) for text in data.test_texts
+    ]
+    model = SentimentClassifier(len(vocabulary), config.embed_dim, config.hidden_size)
     history = train_sentiment(
         model,
         train_sequences,
         torch.as_tensor(data.y_train),
         test_sequences,
         torch.as_tensor(data.y_test),
-        epochs=3,
-        batch_size=64,
-        lr=3e-3,
+        epochs=config.epochs,
+        batch_size=config.batch_size,
+        lr=config.lr,
+        clip=config.clip,
+        seed=config.seed,
         progress=True,
     )
     plot_history(history, Path(out_dir) / "curves.png", "LSTM sentiment on IMDB")
     return {
-        "data": "IMDB 25,000 / 25,000 (first 300 tokens of each review)",
-        "test_accuracy": round(history["test_accuracy"][-1], 4),
-        "epochs": 3,
+        "data": f"IMDB 25,000 / 25,000 (first {config.max_length} tokens of each review)",
+        "test_accuracy": round(history.last("test_accuracy"), 4),
+        "epochs": config.epochs,
     }

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from dl_helpers import plot_history
 from tqdm import tqdm
 
 from ml_refresher.data import load_fashion_mnist
+from ml_refresher.training import apply_overrides, plot_history
 
 
 class Linear:
@@ -150,17 +151,42 @@ def train_mlp(
     return history
 
 
-def train(out_dir):
+@dataclass
+class Config:
+    """`kata train mlp --set name=value` changes one of these."""
+
+    hidden1: int = 256  # widths of the two hidden layers
+    hidden2: int = 128
+    epochs: int = 20
+    batch_size: int = 64
+    lr: float = 0.02
+    momentum: float = 0.9
+    seed: int = 0
+
+
+def train(out_dir, overrides=None):
+    config = apply_overrides(Config(), overrides)
     data = load_fashion_mnist()
     x_train, x_test = flatten_images(data.x_train), flatten_images(data.x_test)
-    model = MLP([784, 256, 128, 10], seed=0)
+    # Both generators (initialisation, batch order) come from the seed: no global state.
+    model = MLP([x_train.shape[1], config.hidden1, config.hidden2, 10], seed=config.seed)
     history = train_mlp(
-        model, x_train, data.y_train, x_test, data.y_test, epochs=20, lr=0.02, progress=True
+        model,
+        x_train,
+        data.y_train,
+        x_test,
+        data.y_test,
+        epochs=config.epochs,
+        batch_size=config.batch_size,
+        lr=config.lr,
+        momentum=config.momentum,
+        seed=config.seed,
+        progress=True,
     )
     plot_history(history, Path(out_dir) / "curves.png", "MLP on Fashion-MNIST")
     return {
         "data": "Fashion-MNIST 60,000 / 10,000",
         "test_accuracy": round(history["test_accuracy"][-1], 4),
         "best_test_accuracy": round(max(history["test_accuracy"]), 4),
-        "epochs": 20,
+        "epochs": config.epochs,
     }

@@ -4,11 +4,13 @@ by Viterbi in log space."""
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from dataclasses import dataclass
 
 import numpy as np
 from nlp_helpers import unknown_word_class
 
 from ml_refresher.data import load_treebank
+from ml_refresher.training import apply_overrides
 
 
 def viterbi(log_initial, log_transition, log_emission):
@@ -94,10 +96,19 @@ def accuracy(tagger, tagged_sents):
     return correct / total
 
 
-def train(out_dir):
+@dataclass
+class Config:
+    """`kata train pos_tagging --set name=value` changes one of these."""
+
+    transition_alpha: float = 0.1
+    emission_alpha: float = 0.01
+
+
+def train(out_dir, overrides=None):
+    config = apply_overrides(Config(), overrides)
     corpus = load_treebank()
     baseline = MostFrequentTagTagger().fit(corpus.train)
-    hmm = HMMTagger().fit(corpus.train)
+    hmm = HMMTagger(config.transition_alpha, config.emission_alpha).fit(corpus.train)
     return {
         "baseline_accuracy": round(accuracy(baseline, corpus.test), 4),
         "hmm_accuracy": round(accuracy(hmm, corpus.test), 4),

@@ -4,12 +4,14 @@ classification on movie reviews."""
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
 from sklearn.linear_model import LogisticRegression
 
 from ml_refresher.data import load_movie_reviews
+from ml_refresher.training import apply_overrides
 
 
 def analyse(text):
@@ -117,10 +119,19 @@ def logistic_regression_accuracy(train_texts, y_train, test_texts, y_test, C=10.
     return float(np.mean(model.predict(X_test) == np.asarray(y_test)))
 
 
-def train(out_dir):
+@dataclass
+class Config:
+    """`kata train tfidf --set name=value` changes one of these."""
+
+    alpha: float = 1.0  # Naive Bayes smoothing
+    C: float = 10.0  # inverse L2 strength of the logistic regression
+
+
+def train(out_dir, overrides=None):
+    config = apply_overrides(Config(), overrides)
     data = load_movie_reviews()
     split = (data.train_texts, data.y_train, data.test_texts, data.y_test)
     return {
-        "naive_bayes_accuracy": round(naive_bayes_accuracy(*split), 4),
-        "logistic_regression_accuracy": round(logistic_regression_accuracy(*split), 4),
+        "naive_bayes_accuracy": round(naive_bayes_accuracy(*split, alpha=config.alpha), 4),
+        "logistic_regression_accuracy": round(logistic_regression_accuracy(*split, C=config.C), 4),
     }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +16,7 @@ from torch import nn
 from tqdm import tqdm
 
 from ml_refresher.data import load_brown
+from ml_refresher.training import apply_overrides
 
 
 @dataclass
@@ -172,20 +174,25 @@ def plot_tsne(vectors, vocab, groups, path, seed=0):
     return scatter_words(coords, words, path, [colour[w] for w in words])
 
 
-def train(out_dir):
+@dataclass
+class Config:
+    """`kata train word2vec --set name=value` changes one of these."""
+
+    dim: int = 100
+    window: int = 5
+    negatives: int = 5
+    epochs: int = 5
+    batch_size: int = 4096
+    lr: float = 0.003
+    min_count: int = 5
+    subsample_threshold: float = 1e-4
+    seed: int = 0
+
+
+def train(out_dir, overrides=None):
+    config = apply_overrides(Config(), overrides)
     sentences = [[w.lower() for w in s if any(c.isalpha() for c in w)] for s in load_brown()]
-    model = train_word2vec(
-        sentences,
-        dim=100,
-        window=5,
-        negatives=5,
-        epochs=5,
-        batch_size=4096,
-        lr=0.003,
-        min_count=5,
-        subsample_threshold=1e-4,
-        progress=True,
-    )
+    model = train_word2vec(sentences, **dataclasses.asdict(config), progress=True)
     plot_tsne(model.vectors, model.vocab, SANITY_GROUPS, Path(out_dir) / "tsne.png")
     metrics = {"vocabulary": len(model.vocab.words), "final_loss": round(model.losses[-1], 4)}
     for name, members in SANITY_GROUPS.items():
