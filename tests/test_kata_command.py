@@ -3,6 +3,7 @@ passes a consistent one and reports each kind of inconsistency in one line; the 
 for `requires`; what the board re-runs after an edit; `kata reset` restores the shipped stub."""
 
 import contextlib
+import json
 import subprocess
 import sys
 import textwrap
@@ -273,3 +274,38 @@ def test_verify_wrong_reports_caught_missed_and_stale_wrong_implementations(toy,
     assert lines[-1] == "wrong implementations caught: 1/3 (33%)"
     # The learner's slot is the scratch copy's: the project's stub is untouched.
     assert (tmp_path / "katas/00_toy/double.py").read_text() == STUB
+
+
+def test_a_training_run_given_in_a_given_module_is_found_and_checked(
+    toy, tmp_path, capsys, monkeypatch
+):
+    write, topic, kata = toy
+    monkeypatch.setenv("ML_REFRESHER_IMPL", "solutions")  # restored after the test
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    write(
+        "katas/00_toy/train_double.py",
+        "from double import double\n\n\ndef train(out_dir, overrides=None):\n"
+        "    return {'doubled': double(21)}\n",
+    )
+    topic(kata(extra='train = "train_double:train"'), given='["train_double"]')
+    out = tmp_path / "runs"
+    try:
+        with registry_of(tmp_path):
+            assert registry.kata("double").train_entry == ("train_double", "train")
+            status = cli.main(["train", "double", "--out", str(out)])
+    finally:
+        for name in ("double", "train_double"):
+            sys.modules.pop(name, None)
+    assert status == 0
+    assert json.loads((out / "double" / "metrics.json").read_text())["doubled"] == 42
+    capsys.readouterr()
+
+    topic(kata(extra='train = "elsewhere:train"'), given='["train_double"]')
+    assert check(tmp_path, capsys)[1][0] == (
+        "kata double: train = 'elsewhere:train' names elsewhere, which is neither its module "
+        "nor one of the topic's given modules ['train_double']"
+    )
+    topic(kata(extra='train = "train_double:fit"'), given='["train_double"]')
+    assert check(tmp_path, capsys)[1][0] == (
+        "kata double: train = 'train_double:fit', but katas/00_toy/train_double.py has no fit()"
+    )

@@ -26,6 +26,7 @@ from sklearn.pipeline import make_pipeline  # noqa: F401 (yours to use)
 from sklearn.preprocessing import StandardScaler  # noqa: F401 (yours to use)
 from tfidf import logistic_regression_accuracy  # noqa: F401 (the 03_nlp baseline, for train)
 from torch import nn
+from train_bert_finetune import Config  # noqa: F401 (given: the full run's settings)
 from transformers import AutoModel, AutoTokenizer  # noqa: F401 (yours to use)
 
 from ml_refresher.data import load_imdb, load_sentence_polarity  # noqa: F401 (for train)
@@ -191,29 +192,6 @@ def load_classifier(directory: str | Path):
     the saved settings, the head from torch.load(..., weights_only=True); the model in eval
     mode. FileNotFoundError naming the directory if head.json is missing."""
     raise NotImplementedError("katas/04_transformers/bert_finetune.py: write load_classifier()")
-
-
-@dataclass
-class Config:
-    """The full run's settings; `kata train bert_finetune --set lr=1e-4` changes one."""
-
-    dataset: str = "sentence_polarity"  # or "imdb"
-    n_layers: int | None = None  # None: all 6 layers
-    pooling: str = "mean"  # or "cls"
-    max_length: int = 64
-    batch_size: int = 32
-    epochs: int = 1
-    max_steps: int | None = None
-    train_subset: int | None = None  # a random subset of the training texts, for a quick run
-    lr: float = 5e-5
-    weight_decay: float = 0.01
-    warmup_fraction: float = 0.1
-    clip_grad_norm: float = 1.0
-    dropout: float = 0.1
-    eval_every: int | None = 135
-    baselines: bool = True  # TF-IDF and frozen-encoder logistic regressions first
-    save: bool = True  # save_classifier into out_dir/"classifier"
-    seed: int = 0
 
 
 def train(out_dir: Path, overrides: dict[str, str] | None = None) -> dict:

@@ -12,9 +12,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 from attention import MultiHeadAttention, merge_heads, scaled_dot_product_attention, split_heads
-from attention import train as train_dates_model
 from date_task import make_pairs, split_dates
 from torch import nn
+from train_attention import train as train_dates_model
 
 from ml_refresher.testing import assert_close, assert_equal, assert_png, assert_shape, assert_true
 

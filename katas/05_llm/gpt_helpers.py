@@ -1,5 +1,6 @@
 """Given code for the 05_llm katas: what the GPT uses but the lessons do not ask you to write.
 
+- GPTConfig: a GPT's sizes;
 - PositionalScheme: the interface through which a GPT learns where each token is. The gpt kata's
   learned positions implement one method of it; the positional_encodings kata swaps in others;
 - biased_attention: attention with an additive score bias (ALiBi's path; the default path is your
@@ -21,6 +22,7 @@ from torch import Tensor, nn
 from ml_refresher.vocab import Vocabulary
 
 __all__ = [
+    "GPTConfig",
     "KVCache",
     "LayerCache",
     "PositionalScheme",
@@ -29,6 +31,20 @@ __all__ = [
     "hf_gpt2_config",
     "to_hf_state_dict",
 ]
+
+
+@dataclass
+class GPTConfig:
+    """A GPT's sizes (GPT(config, positional=...) for a scheme other than "learned")."""
+
+    vocab_size: int
+    block_size: int = 64  # context length
+    n_layer: int = 2
+    n_head: int = 4
+    n_embd: int = 128
+    dropout: float = 0.0
+    bias: bool = True
+    positional: str = "learned"  # "learned" here; positional_encodings adds the others
 
 
 class PositionalScheme(nn.Module):

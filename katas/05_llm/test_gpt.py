@@ -25,10 +25,10 @@ from gpt import (
     make_optimizer,
     perplexity,
     sample_next,
-    train_lm,
     unigram_perplexity,
 )
 from gpt_helpers import KVCache, hf_gpt2_config, to_hf_state_dict
+from train_gpt import train_lm
 
 from ml_refresher.data import load_ptb_text
 from ml_refresher.testing import assert_close, assert_equal, assert_shape, assert_true

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +17,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from tfidf import logistic_regression_accuracy
 from torch import nn
+from train_bert_finetune import Config
 from transformers import AutoModel, AutoTokenizer
 
 from ml_refresher.data import load_imdb, load_sentence_polarity
@@ -308,27 +309,6 @@ def load_classifier(directory: str | Path):
     model = SentimentClassifier(encoder, **settings)
     model.head.load_state_dict(torch.load(directory / "head.pt", weights_only=True))
     return tokenizer, model.eval()
-
-
-@dataclass
-class Config:
-    dataset: str = "sentence_polarity"
-    n_layers: int | None = None
-    pooling: str = "mean"
-    max_length: int = 64
-    batch_size: int = 32
-    epochs: int = 1
-    max_steps: int | None = None
-    train_subset: int | None = None
-    lr: float = 5e-5
-    weight_decay: float = 0.01
-    warmup_fraction: float = 0.1
-    clip_grad_norm: float = 1.0
-    dropout: float = 0.1
-    eval_every: int | None = 135
-    baselines: bool = True
-    save: bool = True
-    seed: int = 0
 
 
 def train(out_dir: Path, overrides: dict[str, str] | None = None) -> dict:

@@ -350,7 +350,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     torch.set_num_threads(threads)
     impl.install_finder()
-    train = getattr(importlib.import_module(kata.module), kata.train)
+    module, function = kata.train_entry
+    train = getattr(importlib.import_module(module), function)
     overrides = dict(args.set)
     if overrides and "overrides" not in inspect.signature(train).parameters:
         print(f"kata {kata.id}'s training run takes no settings; run it without --set")

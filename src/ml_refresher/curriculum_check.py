@@ -124,6 +124,25 @@ def _same_api(kata: registry.Kata) -> list[str]:
     return problems
 
 
+def _train_entry(kata: registry.Kata, topic: registry.Topic) -> list[str]:
+    """`train` names a function that exists, in the kata's own module or a given one."""
+    if not kata.train_entry:
+        return []
+    module, function = kata.train_entry
+    if module == kata.module:
+        path = kata.reference_path
+    elif module in topic.given:
+        path = topic.directory / f"{module}.py"
+    else:
+        return [
+            f"kata {kata.id}: train = {kata.train!r} names {module}, which is neither its module "
+            f"nor one of the topic's given modules {list(topic.given)}"
+        ]
+    if path.is_file() and function not in public_api(path):
+        return [f"kata {kata.id}: train = {kata.train!r}, but {kata.relative(path)} has no {function}()"]
+    return []
+
+
 def _stray_files(topic: registry.Topic) -> list[str]:
     expected = {f"{name}.py" for name in topic.given}
     for kata in topic.katas:
@@ -160,7 +179,7 @@ def problems() -> list[str]:
             continue
         lesson = topic.lesson_path.read_text() if topic.lesson_path.is_file() else ""
         for kata in topic.katas:
-            found += _kata_files(kata, lesson) + _same_api(kata)
+            found += _kata_files(kata, lesson) + _same_api(kata) + _train_entry(kata, topic)
         found += _stray_files(topic)
     return found
 

@@ -42,7 +42,9 @@ class Kata:
     summary: str
     effort_minutes: int
     hints: tuple[str, ...]
-    train: str | None = None  # the module's full-data training function, for `kata train`
+    # The full-data training run behind `kata train`: a function of the kata's module ("train"),
+    # or "module:function" for a run given in one of the topic's given modules.
+    train: str | None = None
     module: str | None = None  # Python kata: the module the tests import
     kernel: str | None = None  # C++ kata: the kernel's source file stem
     requires: tuple[str, ...] = ()  # earlier katas whose code this kata's code uses
@@ -62,6 +64,14 @@ class Kata:
         if self.kernel:
             return project_root() / "solutions" / "kernels" / f"{self.kernel}.cpp"
         return project_root() / "solutions" / self.topic / f"{self.module}.py"
+
+    @property
+    def train_entry(self) -> tuple[str, str] | None:
+        """(module, function) of the training run, or None."""
+        if not self.train:
+            return None
+        module, sep, function = self.train.rpartition(":")
+        return (module if sep else self.module), function
 
     def relative(self, path: Path) -> str:
         return str(path.relative_to(project_root()))
