@@ -10,7 +10,7 @@ import textwrap
 
 import pytest
 
-from ml_refresher import cli, registry
+from ml_refresher import cli, registry, wrong
 
 KATA = """
 [[kata]]
@@ -264,7 +264,7 @@ def test_verify_wrong_reports_caught_missed_and_stale_wrong_implementations(toy,
         "from double import double\n\ndef test_three():\n    assert double(3) == 6\n",
     )
     write("solutions/00_toy/double.wrong.toml", WRONG)
-    status, lines, _ = check_command(tmp_path, capsys, ["verify", "--wrong"])
+    status, lines, _ = check_command(tmp_path, capsys, ["verify", "--wrong", "--jobs", "2"])
     assert status == 1
     assert lines[:3] == [
         "double                   1/3 caught",
@@ -274,6 +274,11 @@ def test_verify_wrong_reports_caught_missed_and_stale_wrong_implementations(toy,
     assert lines[-1] == "wrong implementations caught: 1/3 (33%)"
     # The learner's slot is the scratch copy's: the project's stub is untouched.
     assert (tmp_path / "katas/00_toy/double.py").read_text() == STUB
+    # The teachers' board shows the share until the kata or its wrong versions change.
+    with registry_of(tmp_path):
+        assert wrong.recorded_shares() == {"double": "1/3"}
+        write("solutions/00_toy/double.wrong.toml", WRONG.replace("scale + x", "x + scale"))
+        assert wrong.recorded_shares() == {}
 
 
 def test_a_training_run_given_in_a_given_module_is_found_and_checked(

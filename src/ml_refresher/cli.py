@@ -295,7 +295,12 @@ def cmd_verify(args: argparse.Namespace) -> int:
     if args.wrong:
         from ml_refresher import wrong
 
-        return wrong.verify(args.katas)
+        return wrong.verify(args.katas, jobs=args.jobs)
+    if args.katas:
+        print("kata verify runs both gates on the whole curriculum; name katas with --wrong only")
+        return 2
+    from ml_refresher import wrong
+
     topics = [t.directory for t in registry.topics() if t.ready]
     results, ok = {}, True
     for gate in ("green", "red"):
@@ -308,7 +313,11 @@ def cmd_verify(args: argparse.Namespace) -> int:
         )
         results[gate] = outcomes
         ok &= status == 0
-    print(f"\n{'kata':<24} {'tests':>5}  {'green (reference)':<20} {'red (stubs)':<20}")
+    shares = wrong.recorded_shares()
+    print(
+        f"\n{'kata':<24} {'tests':>5}  {'green (reference)':<20} {'red (stubs)':<20} "
+        "wrong caught (kata verify --wrong)"
+    )
     for kata in registry.katas():
         cells = []
         for gate in ("green", "red"):
@@ -317,7 +326,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
             ok &= bool(got) and good == len(got)
             cells.append(f"{'ok' if got and good == len(got) else 'FAIL'} {good}/{len(got)}")
         total = len(outcomes_of(kata, results["green"]))
-        print(f"{kata.id:<24} {total:>5}  {cells[0]:<20} {cells[1]:<20}")
+        share = shares.get(kata.id, "not run since the last change")
+        print(f"{kata.id:<24} {total:>5}  {cells[0]:<20} {cells[1]:<20} {share}")
     print("\nverify: " + ("both gates hold" if ok else "FAILED (see above)"))
     return 0 if ok else 1
 
@@ -442,6 +452,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="instead: check that each kata's tests catch its known-wrong implementations",
     )
     verify.add_argument("katas", nargs="*", help="with --wrong: only these katas")
+    verify.add_argument(
+        "--jobs", type=int, default=1, help="with --wrong: katas run at once (one per core)"
+    )
     verify.set_defaults(handler=cmd_verify)
     train = sub.add_parser("train", help="train a model kata on the full data")
     train.add_argument("kata")

@@ -139,7 +139,8 @@ def _train_entry(kata: registry.Kata, topic: registry.Topic) -> list[str]:
             f"nor one of the topic's given modules {list(topic.given)}"
         ]
     if path.is_file() and function not in public_api(path):
-        return [f"kata {kata.id}: train = {kata.train!r}, but {kata.relative(path)} has no {function}()"]
+        where = kata.relative(path)
+        return [f"kata {kata.id}: train = {kata.train!r}, but {where} has no {function}()"]
     return []
 
 

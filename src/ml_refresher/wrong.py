@@ -18,9 +18,12 @@ failure means the mistake was seen; a C++ mistake must also compile to a differe
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
 import tempfile
+import threading
 import tomllib
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -128,49 +131,98 @@ class Scratch:
         return result, built
 
 
-def verify(kata_ids: list[str]) -> int:
-    """Run every shipped wrong implementation of the given katas (default: every ready kata);
-    print caught/missed per kata; non-zero when one is missed or does not apply."""
+@dataclass
+class Verdict:
+    kata: registry.Kata
+    caught: int
+    total: int
+    problems: list[str]  # one line each: a miss, a version that does not apply or compile, ...
+
+    @property
+    def ok(self) -> bool:
+        return self.total > 0 and not self.problems
+
+
+def verify_kata(kata: registry.Kata, scratch: Scratch) -> Verdict:
+    """Every shipped wrong implementation of `kata`, each run in `scratch`."""
+    wrongs = load(kata)
+    if not wrongs:
+        missing = f"no wrong implementations in {kata.relative(wrong_path(kata))}"
+        return Verdict(kata, 0, 0, [missing])
+    scratch.place(kata, None)
+    baseline, reference_binary = scratch.run(kata)
+    if baseline != "passed":
+        failing = f"the reference itself {baseline} in the learner's place"
+        return Verdict(kata, 0, len(wrongs), [failing])
+    caught, problems = 0, []
+    for wrong in wrongs:
+        try:
+            scratch.place(kata, wrong)
+        except ValueError as error:
+            problems.append(f"does not apply: {wrong.name}: {error}")
+            continue
+        result, binary = scratch.run(kata)
+        if kata.kernel and binary == reference_binary:
+            result = "builds to the reference's binary"
+        if result == "failed":
+            caught += 1
+        elif result == "passed":
+            problems.append(f"MISSED: {wrong.name} ({wrong.why})")
+        else:
+            problems.append(f"{result}: {wrong.name}")
+    return Verdict(kata, caught, len(wrongs), problems)
+
+
+RESULTS_FILE = "wrong-results.json"
+
+
+def _fingerprint(kata: registry.Kata) -> str:
+    """The kata's board fingerprint and its wrong implementations: a recorded share is shown
+    only while neither has changed."""
+    path = wrong_path(kata)
+    extra = path.read_bytes() if path.is_file() else b""
+    return hashlib.sha256(cli._fingerprint(kata).encode() + extra).hexdigest()
+
+
+def recorded_shares() -> dict[str, str]:
+    """kata id -> "caught/total" from the last `kata verify --wrong` that ran it, for the
+    katas whose files have not changed since."""
+    record = cli._load_json(cli._state_dir() / RESULTS_FILE, {})
+    return {
+        kata.id: record[kata.id]["share"]
+        for kata in registry.katas()
+        if record.get(kata.id, {}).get("fingerprint") == _fingerprint(kata)
+    }
+
+
+def verify(kata_ids: list[str], jobs: int = 1) -> int:
+    """Run every shipped wrong implementation of the given katas (default: every ready kata),
+    `jobs` katas at a time, each job in its own scratch copy; print caught/missed per kata as
+    it finishes; non-zero when one is missed, does not apply or does not compile."""
     katas = [registry.kata(i) for i in kata_ids] if kata_ids else registry.katas()
-    ok, caught_total, total = True, 0, 0
+    local = threading.local()
     with tempfile.TemporaryDirectory(prefix="kata-wrong-") as tmp:
-        scratch = Scratch(Path(tmp))
-        for kata in katas:
-            wrongs = load(kata)
-            if not wrongs:
-                print(
-                    f"{kata.id:<24} no wrong implementations in {kata.relative(wrong_path(kata))}"
-                )
-                ok = False
-                continue
-            scratch.place(kata, None)
-            baseline, reference_binary = scratch.run(kata)
-            if baseline != "passed":
-                print(f"{kata.id:<24} the reference itself {baseline} in the learner's place")
-                ok = False
-                continue
-            caught, problems = 0, []
-            for wrong in wrongs:
-                try:
-                    scratch.place(kata, wrong)
-                except ValueError as error:
-                    problems.append(f"does not apply: {wrong.name}: {error}")
-                    continue
-                result, binary = scratch.run(kata)
-                if kata.kernel and binary == reference_binary:
-                    result = "builds to the reference's binary"
-                if result == "failed":
-                    caught += 1
-                elif result == "passed":
-                    problems.append(f"MISSED: {wrong.name} ({wrong.why})")
-                else:
-                    problems.append(f"{result}: {wrong.name}")
-            caught_total += caught
-            total += len(wrongs)
-            ok &= not problems
-            print(f"{kata.id:<24} {caught}/{len(wrongs)} caught", flush=True)
-            for problem in problems:
-                print(f"    {problem}")
-    share = f"{caught_total}/{total} ({caught_total / total:.0%})" if total else "0/0"
+
+        def run(kata: registry.Kata) -> Verdict:
+            if not hasattr(local, "scratch"):  # one scratch copy per worker thread
+                local.scratch = Scratch(Path(tempfile.mkdtemp(dir=tmp)))
+            return verify_kata(kata, local.scratch)
+
+        verdicts = []
+        # Threads suffice: each wrong version runs in a pytest subprocess.
+        with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+            for verdict in pool.map(run, katas):
+                verdicts.append(verdict)
+                share = f"{verdict.caught}/{verdict.total} caught" if verdict.total else ""
+                print(f"{verdict.kata.id:<24} {share}", flush=True)
+                for problem in verdict.problems:
+                    print(f"    {problem}", flush=True)
+    record_path = cli._state_dir() / RESULTS_FILE
+    record = cli._load_json(record_path, {})
+    for v in verdicts:
+        record[v.kata.id] = {"share": f"{v.caught}/{v.total}", "fingerprint": _fingerprint(v.kata)}
+    record_path.write_text(json.dumps(record, indent=1))
+    caught, total = sum(v.caught for v in verdicts), sum(v.total for v in verdicts)
+    share = f"{caught}/{total} ({caught / total:.0%})" if total else "0/0"
     print(f"\nwrong implementations caught: {share}")
-    return 0 if ok else 1
+    return 0 if all(v.ok for v in verdicts) else 1
