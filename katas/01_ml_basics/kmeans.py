@@ -36,7 +36,8 @@ def kmeans_plus_plus(X: np.ndarray, k: int, rng: np.random.Generator) -> np.ndar
 
 
 def assign(X: np.ndarray, centroids: np.ndarray) -> np.ndarray:
-    """Index of the nearest centroid for each point, (n,) int64."""
+    """Index of the nearest centroid for each point, (n,) int64; a tie goes to the lower index
+    (as np.argmin does)."""
     raise NotImplementedError("katas/01_ml_basics/kmeans.py: write assign()")
 
 
@@ -63,8 +64,10 @@ def lloyd(
 def kmeans(
     X: np.ndarray, k: int, n_init: int = 10, max_iter: int = 300, tol: float = 1e-6, seed: int = 0
 ) -> KMeansResult:
-    """n_init runs of kmeans_plus_plus + lloyd with one np.random.default_rng(seed); keep the run
-    with the lowest inertia. Validate: X 2-D (as_matrix), 1 <= k <= n (ValueError naming k)."""
+    """n_init runs of kmeans_plus_plus + lloyd with one np.random.default_rng(seed), each run
+    seeded from it in turn; keep the run with the lowest inertia. Validate X with as_matrix(X, "X")
+    and k first: unless 1 <= k <= n, raise
+    ValueError(f"k must be between 1 and the number of points ({n}), got {k}")."""
     raise NotImplementedError("katas/01_ml_basics/kmeans.py: write kmeans()")
 
 

@@ -18,7 +18,9 @@ def predict(X: np.ndarray, w: np.ndarray, b: float) -> np.ndarray:
 
 
 def mse(X: np.ndarray, y: np.ndarray, w: np.ndarray, b: float) -> float:
-    """Mean squared error: mean((X w + b - y)^2), a float."""
+    """Mean squared error: mean((X w + b - y)^2), a float. y must be (n,): validate it with
+    as_vector(y, "y", len(X)), which raises ValueError("y must be 1-D, got shape (n, 1)") for a
+    column; unchecked, (n,) - (n, 1) broadcasts to an (n, n) residual."""
     raise NotImplementedError("katas/01_ml_basics/linear_regression.py: write mse()")
 
 

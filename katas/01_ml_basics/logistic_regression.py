@@ -38,8 +38,10 @@ def loss_and_gradient(
 def fit(
     X: np.ndarray, y: np.ndarray, lr: float = 0.5, n_steps: int = 500, l2: float = 0.0
 ) -> tuple[np.ndarray, float, list[float]]:
-    """Batch gradient descent from w = 0, b = 0. Validate y: only 0s and 1s (ValueError naming y).
-    Returns (w, b, losses) with losses[i] the loss before step i."""
+    """Batch gradient descent from w = 0, b = 0 on loss_and_gradient (with l2). Validate y with
+    as_vector(y, "y", len(X)), then its values: anything but 0 and 1 (e.g. -1/+1 labels) is
+    ValueError(f"y must contain only 0 and 1, got values {np.unique(y)[:5]}").
+    Returns (w, b, losses) with losses[i] the loss before step i (losses[0] = ln 2)."""
     raise NotImplementedError("katas/01_ml_basics/logistic_regression.py: write fit()")
 
 

@@ -41,7 +41,10 @@ def test_squared_distances_agree_with_scipy():
         "squared_distances vs scipy cdist",
         atol=1e-12,
     )
-    same = squared_distances(X, X[:3])
+    # Far from the origin |x|^2 ~ 3e4 and the expansion loses ~1e-11 to rounding: a point's
+    # distance to itself comes out as +-1e-11, negative for 12 of these 50 points unless clipped.
+    far = X + 100.0
+    same = squared_distances(far, far)
     assert_true(
         (same >= 0).all(),
         "squared_distances must never be negative",
@@ -53,6 +56,7 @@ def test_squared_distances_agree_with_scipy():
 def test_assign_update_and_inertia_on_a_hand_case():
     X = np.array([[0.0, 0.0], [0.0, 2.0], [10.0, 0.0], [10.0, 2.0]])
     centroids = np.array([[1.0, 1.0], [9.0, 1.0]])
+    given = centroids.copy()
     labels = assign(X, centroids)
     assert_equal(labels, [0, 0, 1, 1], "assign: nearest centroid")
     assert_close(
@@ -60,9 +64,30 @@ def test_assign_update_and_inertia_on_a_hand_case():
         [[0.0, 1.0], [10.0, 1.0]],
         "update_centroids: mean of each cluster",
         atol=1e-12,
+        hint="sum each cluster's points with np.add.at (sums[labels] += X adds one point per "
+        "label), then divide by the counts",
+    )
+    assert_equal(
+        centroids,
+        given,
+        "update_centroids must not modify the centroids it was given",
+        hint="start from a copy: lloyd compares the old centroids with the new ones",
     )
     assert_close(
         inertia(X, centroids, labels), 4 * 2.0, "inertia: 4 points at distance^2 2", atol=1e-12
+    )
+
+
+def test_assign_breaks_ties_towards_the_lower_index():
+    # Every distance here is a small integer, so the ties are exact in floating point.
+    X = np.array([[0.0, 0.0], [2.0, 0.0], [0.0, 3.0]])
+    centroids = np.array([[5.0, 5.0], [1.0, 0.0], [-1.0, 0.0], [0.0, 4.0], [0.0, 2.0]])
+    # (0, 0) is 1 from centroids 1 and 2; (2, 0) is nearest to 1 alone; (0, 3) is 1 from 3 and 4.
+    assert_equal(
+        assign(X, centroids),
+        [1, 1, 3],
+        "assign with ties",
+        hint="a tie goes to the lower centroid index, as argmin does",
     )
 
 
@@ -102,6 +127,84 @@ def test_kmeans_plus_plus_spreads_the_seeds_over_the_blobs():
         )
 
 
+def test_kmeans_plus_plus_draws_with_probability_proportional_to_d_squared():
+    # Three points on a line. After a first seed at 0, D^2 = (0, 1, 9): the second seed is 3
+    # with probability 0.9 (0.75 with D, 0.5 with uniform sampling); after 1, D^2 = (1, 0, 4)
+    # gives 0 with 0.2; after 3, D^2 = (9, 4, 0) gives 0 with 9/13. The first seed is uniform.
+    X = np.array([[0.0], [1.0], [3.0]])
+    draws = np.array(
+        [kmeans_plus_plus(X, 2, np.random.default_rng(seed))[:, 0] for seed in range(3000)]
+    )
+    first_share = [float(np.mean(draws[:, 0] == x)) for x in (0.0, 1.0, 3.0)]
+    # 3,000 draws: the standard error of a share of 1/3 is 0.009, so 0.05 is over 5 of them.
+    assert_close(
+        first_share,
+        [1 / 3] * 3,
+        "share of runs whose first seed is 0, 1, 3",
+        atol=0.05,
+        hint="the first seed is a uniformly random point: X[rng.integers(len(X))]",
+    )
+    second_share, expected = [], [0.9, 0.2, 9 / 13]
+    for first, target in [(0.0, 3.0), (1.0, 0.0), (3.0, 0.0)]:
+        after = draws[draws[:, 0] == first, 1]
+        second_share.append(float(np.mean(after == target)))
+    # About 1,000 runs per first seed: standard errors 0.01-0.015; D instead of D^2 is off by
+    # 0.09-0.15 and uniform sampling by more, so 0.06 catches both at this fixed seed range.
+    assert_close(
+        second_share,
+        expected,
+        "P(second seed = 3 | first 0), P(0 | first 1), P(0 | first 3)",
+        atol=0.06,
+        hint="p = D^2 / D^2.sum(), D the distance to the nearest seed chosen so far",
+    )
+
+
+def test_lloyd_makes_the_steps_it_is_asked_for():
+    X = planted_blobs(std=2.0, seed=1)
+    # All four starting points in one blob: Lloyd needs several updates to spread them out.
+    start = X[np.argsort(np.linalg.norm(X - CENTRES[0], axis=1))[:4]]
+    centroids, labels, history = lloyd(X, start, max_iter=1)
+    hint = "one update = update_centroids from the current labels, then assign again"
+    step = update_centroids(X, assign(X, start), start)
+    # The same arithmetic as the test's own call of update_centroids: equal to rounding.
+    assert_close(
+        centroids, step, "lloyd(max_iter=1): centroids after one update", atol=1e-12, hint=hint
+    )
+    centroids, labels, history = lloyd(X, start, max_iter=2)
+    assert_equal(
+        len(history),
+        3,
+        "lloyd(max_iter=2) from a bad start: inertia after the first assignment and 2 updates",
+        hint="history[i] is the inertia after the i-th assignment; max_iter counts updates",
+    )
+    assert_equal(
+        labels,
+        assign(X, centroids),
+        "lloyd: the labels returned are the nearest centroid of the centroids returned",
+        hint="assign again after the last update",
+    )
+    assert_close(
+        history[-1],
+        inertia(X, centroids, labels),
+        "lloyd: the last inertia in history is that of the returned centroids and labels",
+        atol=1e-9,
+    )
+
+
+def test_lloyd_stops_at_a_fixed_point():
+    X = planted_blobs(std=2.0, seed=1)
+    start = X[np.argsort(np.linalg.norm(X - CENTRES[0], axis=1))[:4]]
+    centroids, labels, _ = lloyd(X, start, tol=1e-6)
+    moved = np.linalg.norm(update_centroids(X, labels, centroids) - centroids, axis=1).max()
+    # Converged means one more update moves no centroid by more than tol.
+    assert_true(
+        moved <= 1e-6,
+        "lloyd: after it stops, one more update moves no centroid by more than tol",
+        [f"one more update moves a centroid by {moved:.3g}"],
+        hint="stop when the largest centroid shift is <= tol, not when it is above",
+    )
+
+
 def test_lloyd_inertia_never_increases():
     X = planted_blobs(std=2.0, seed=1)
     start = X[np.random.default_rng(0).choice(len(X), 4, replace=False)]
@@ -139,18 +242,49 @@ def test_kmeans_inertia_within_one_percent_of_sklearn():
     )
 
 
-def test_kmeans_rejects_more_clusters_than_points():
-    with pytest.raises(ValueError) as error:
-        kmeans(np.zeros((3, 2)), k=4)
-    # The message must be about k (not, say, X): it names k and the value given.
-    message = str(error.value)
+def test_kmeans_keeps_the_best_of_its_restarts():
+    X, _ = make_blobs(n_samples=300, centers=8, cluster_std=2.0, random_state=1)
+    result = kmeans(X, k=8, n_init=6, seed=0)
+    # The docstring's recipe, replayed with your own kmeans_plus_plus and lloyd: one generator,
+    # n_init seedings drawn from it one after the other.
+    rng = np.random.default_rng(0)
+    runs = [lloyd(X, kmeans_plus_plus(X, 8, rng)) for _ in range(6)]
+    inertias = [history[-1] for _, _, history in runs]
     assert_true(
-        re.search(r"\bk\b", message) is not None and "4" in message,
-        "kmeans(X of 3 points, k=4): the ValueError names k and its value",
-        [f"got: {message!r}"],
-        hint="check 1 <= k <= len(X) before anything else and say so, e.g. "
-        "'k must be between 1 and the number of points (3), got 4'",
+        len(set(np.round(inertias, 6))) > 1,
+        "the test's data: the six restarts end in different local optima",
+        [f"inertias {np.round(inertias, 2).tolist()}"],
+        hint="kmeans_plus_plus must draw its seeds from the rng it is given",
     )
+    best = int(np.argmin(inertias))
+    hint = (
+        "one np.random.default_rng(seed) for all restarts, each restart seeded from it in turn; "
+        "keep the lowest inertia"
+    )
+    # The same computations in the same order: equal to rounding.
+    assert_close(
+        result.inertia,
+        inertias[best],
+        "kmeans inertia vs the best restart",
+        atol=1e-9,
+        hint=f"{hint}; the restarts scored {np.round(inertias, 2).tolist()}",
+    )
+    assert_close(
+        result.centroids,
+        runs[best][0],
+        "kmeans centroids vs the best restart",
+        atol=1e-9,
+        hint=hint,
+    )
+    assert_equal(result.n_iter, len(runs[best][2]) - 1, "kmeans n_iter: updates of the best run")
+
+
+@pytest.mark.parametrize("k", [4, 0])
+def test_kmeans_rejects_k_outside_1_to_n(k):
+    # The docstring's message: it names k, the number of points and the value given.
+    expected = f"k must be between 1 and the number of points (3), got {k}"
+    with pytest.raises(ValueError, match=re.escape(expected)):
+        kmeans(np.zeros((3, 2)), k=k)
 
 
 def test_plot_clusters_writes_a_png_of_the_stated_size(tmp_path):

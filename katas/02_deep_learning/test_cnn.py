@@ -13,6 +13,7 @@ from cnn import (
     col2im,
     conv2d_backward,
     conv2d_forward,
+    evaluate,
     im2col,
     maxpool2d_backward,
     maxpool2d_forward,
@@ -21,6 +22,7 @@ from cnn import (
     train_classifier,
 )
 from dl_helpers import bars_task
+from torch import nn
 
 from ml_refresher.testing import (
     assert_close,
@@ -148,10 +150,118 @@ def test_maxpool_matches_torch_and_its_gradient():
 
 def test_to_tensor_images_puts_channels_first():
     gray = to_tensor_images(np.full((5, 28, 28), 255, dtype=np.uint8))
-    colour = to_tensor_images(np.zeros((5, 32, 32, 3), dtype=np.uint8))
     assert_shape(gray, (5, 1, 28, 28), "to_tensor_images of (5, 28, 28)")
-    assert_shape(colour, (5, 3, 32, 32), "to_tensor_images of (5, 32, 32, 3)")
     assert_close(gray.max(), 1.0, "to_tensor_images scales 255 to 1", atol=1e-7)
+    # Non-square, with every pixel's value naming its (row, column, channel): a transposed
+    # image or a reshape in place of a permute puts the wrong numbers in the right shape.
+    rows, cols, channels = 4, 6, 3
+    r, c, ch = np.meshgrid(np.arange(rows), np.arange(cols), np.arange(channels), indexing="ij")
+    images = (10 * r + 2 * c + 100 * ch).astype(np.uint8)[None]  # (1, 4, 6, 3), at most 214
+    got = to_tensor_images(images)
+    hint = "(N, H, W, C) -> (N, C, H, W) is a permute(0, 3, 1, 2), not a reshape"
+    assert_shape(got, (1, channels, rows, cols), "to_tensor_images of (1, 4, 6, 3)", hint)
+    expected = np.moveaxis(images, -1, 1) / 255.0
+    # uint8 / 255 in float32: within 1 ulp of the float64 quotient.
+    assert_close(
+        got, expected, "to_tensor_images pixel [c, y, x] = image[y, x, c] / 255", atol=1e-7
+    )
+
+
+def test_evaluate_is_in_eval_mode_and_averages_over_samples():
+    torch.manual_seed(5)
+    model = SmallCNN(in_channels=3, n_classes=4, image_size=8, width=4)
+    x, y = torch.randn(20, 3, 8, 8), torch.arange(20) % 4
+    with torch.no_grad():
+        model(3 * torch.randn(16, 3, 8, 8) + 1)  # running statistics now differ from a batch's
+        model.eval()
+        logits = model(x)
+    expected_loss = F.cross_entropy(logits, y).item()
+    expected_accuracy = (logits.argmax(dim=1) == y).sum().item() / len(y)
+    model.train()  # evaluate must switch to eval mode itself
+    # Batches of 7, 7 and 6: a mean of batch means would weigh the last six images more.
+    loss, accuracy = evaluate(model, x, y, batch_size=7)
+    hint = "model.eval() first; sum the losses (reduction='sum') and the hits, divide by len(x)"
+    # The same float32 products summed in another order: agreement to ~1e-7.
+    assert_close(
+        loss, expected_loss, "evaluate loss vs eval-mode cross-entropy", atol=1e-5, hint=hint
+    )
+    assert_close(accuracy, expected_accuracy, "evaluate accuracy", atol=1e-9, hint=hint)
+
+
+class Recorder(nn.Module):
+    """Stands in for a CNN in train_classifier: a linear layer on a zeroed input (so Adam has a
+    parameter), recording for every call whether it was in train mode, whether autograd was on,
+    and the row ids it received (the inputs are the ids themselves)."""
+
+    def __init__(self, n_classes=3):
+        super().__init__()
+        self.linear = nn.Linear(1, n_classes)
+        self.calls = []
+
+    def forward(self, x):
+        self.calls.append((self.training, torch.is_grad_enabled(), x[:, 0].long().tolist()))
+        return self.linear(0 * x)
+
+
+def run_recorder(seed, epochs=3, n_train=50, batch_size=16):
+    x_train = torch.arange(n_train, dtype=torch.float32)[:, None]
+    x_test = 1000 + torch.arange(20, dtype=torch.float32)[:, None]  # ids >= 1000: the test set
+    model = Recorder()
+    history = train_classifier(
+        model,
+        x_train,
+        torch.arange(n_train) % 3,
+        x_test,
+        torch.arange(20) % 3,
+        epochs=epochs,
+        batch_size=batch_size,
+        seed=seed,
+    )
+    return model, history
+
+
+def test_train_classifier_shuffles_every_epoch_and_evaluates_in_eval_mode():
+    model, history = run_recorder(seed=0)
+    train_calls = [ids for training, _, ids in model.calls if min(ids) < 1000]
+    for training, grad, ids in model.calls:
+        test_call = min(ids) >= 1000
+        assert_true(
+            training != test_call and grad != test_call,
+            "training batches run in train mode with autograd, evaluation in eval mode without",
+            [
+                f"a {'test' if test_call else 'training'} call ran with training={training}, "
+                f"grad enabled={grad}"
+            ],
+            hint="loss_fn(batch) only computes the loss; train_loop and evaluate set the modes",
+        )
+        assert_true(
+            not test_call or ids == list(range(1000, 1020)),
+            "evaluate sees the whole test set, in order",
+            [f"got ids {ids}"],
+        )
+    sizes = [len(ids) for ids in train_calls]
+    # 50 rows in batches of 16: three full batches and the last two rows, each epoch.
+    assert_equal(sizes, [16, 16, 16, 2] * 3, "training batch sizes over 3 epochs")
+    orders = [sum(train_calls[4 * e : 4 * e + 4], []) for e in range(3)]
+    for e, order in enumerate(orders):
+        assert_equal(sorted(order), list(range(50)), f"rows seen in epoch {e}")
+    # Two independent permutations of 50 rows are equal, or equal to 0..49, with probability
+    # 1/50! (about 3e-65): equality means the rows were not (re)shuffled.
+    assert_true(
+        all(o != list(range(50)) for o in orders) and orders[0] != orders[1] != orders[2],
+        "train_classifier draws a new permutation every epoch",
+        [f"epoch orders (first 10 rows): {[o[:10] for o in orders]}"],
+        hint="batches(epoch) returns torch.randperm(n, generator=g).split(batch_size)",
+    )
+    assert_equal(len(values(history, "train_loss")), 12, "train_loss points (one per step)")
+    again, _ = run_recorder(seed=0)
+    other, _ = run_recorder(seed=1)
+    assert_true(
+        again.calls == model.calls and other.calls != model.calls,
+        "the batch order comes from the seed: the same seed repeats it, another changes it",
+        [f"seed 0: {train_calls[0]}", f"seed 1: {other.calls[0][2]}"],
+        hint="g = torch.Generator().manual_seed(seed), one for the run",
+    )
 
 
 def test_small_cnn_shapes_for_colour_and_gray_images():

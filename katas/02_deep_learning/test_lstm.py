@@ -7,8 +7,16 @@ Lesson: katas/02_deep_learning/README.md. Run: pytest katas/02_deep_learning/tes
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from dl_helpers import build_vocabulary, encode, negation_task, tokenize
-from lstm import LSTM, LSTMCell, SentimentClassifier, pad_batch, train_sentiment
+from lstm import (
+    LSTM,
+    LSTMCell,
+    SentimentClassifier,
+    evaluate_sentiment,
+    pad_batch,
+    train_sentiment,
+)
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
@@ -34,10 +42,14 @@ def test_lstm_cell_parameters_have_torch_shapes():
         assert_shape(getattr(cell, name), shape, f"LSTMCell.{name}", hint="four gates: 4H rows")
     bound = 1 / np.sqrt(3)
     largest = max(p.abs().max().item() for p in cell.parameters())
+    # 120 draws from U(-b, b): all of them inside 0.9 b has probability 0.9^120 = 3e-6, so the
+    # largest lies in (0.9 b, b]. A bound from the input size (1/sqrt(5) = 0.79 b) or 1/H
+    # (0.58 b) stays below 0.9 b, and a normal initialiser goes over b.
     assert_true(
-        0.5 * bound < largest <= bound,
-        "LSTMCell initialisation: uniform in [-1/sqrt(H), 1/sqrt(H)]",
-        [f"expected the largest |parameter| just under {bound:.3f}, got {largest:.3f}"],
+        0.9 * bound < largest <= bound,
+        "LSTMCell initialisation: uniform in [-1/sqrt(H), 1/sqrt(H)], H = hidden_size",
+        [f"expected the largest |parameter| in ({0.9 * bound:.3f}, {bound:.3f}]: {largest:.3f}"],
+        hint="nn.init.uniform_(p, -1/sqrt(hidden_size), 1/sqrt(hidden_size)) for every parameter",
     )
 
 
@@ -107,14 +119,32 @@ def test_lstm_with_lengths_matches_a_packed_torch_lstm():
     copy_weights(ours.cell, reference)
     x, lengths = torch.randn(3, 7, 5), torch.tensor([7, 2, 4])
     packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
-    packed_out, (expected_h, _) = reference(packed)
+    packed_out, (expected_h, expected_c) = reference(packed)
     expected, _ = pad_packed_sequence(packed_out, batch_first=True)
-    outputs, (h, _) = ours(x, lengths)
+    outputs, (h, c) = ours(x, lengths)
     hint = "past a sequence's length keep its (h, c) unchanged: torch.where(t < lengths, new, old)"
     assert_close(
         h, expected_h[0], "final h of padded sequences vs packed nn.LSTM", atol=TOL, hint=hint
     )
+    assert_close(
+        c, expected_c[0], "final c of padded sequences vs packed nn.LSTM", atol=TOL, hint=hint
+    )
     assert_close(outputs, expected, "outputs (zero where padded) vs packed nn.LSTM", atol=TOL)
+
+
+def test_lstm_starts_from_zeros_on_every_call():
+    torch.manual_seed(5)
+    ours = LSTM(3, 4)
+    x, other = torch.randn(2, 5, 3), torch.randn(2, 5, 3)
+    first, _ = ours(x)
+    ours(other)  # a batch in between must leave nothing behind
+    again, _ = ours(x)
+    zeros = torch.zeros(2, 4)
+    explicit, _ = ours(x, state=(zeros, zeros))
+    hint = "state=None means zeros for this call; keep no hidden state on self between calls"
+    # The same operations on the same inputs: equal to the last bit.
+    assert_equal(again, first, "LSTM outputs for the same batch, called twice", hint=hint)
+    assert_equal(explicit, first, "LSTM outputs with state=None vs explicit zeros", hint=hint)
 
 
 def test_pad_batch_on_a_hand_case():
@@ -142,6 +172,108 @@ def test_classifier_output_shape_and_padding_has_no_effect():
         assert_close(
             logits[i], alone, f"logits of sequence {i} padded vs alone", atol=TOL, hint=hint
         )
+
+
+def test_classifier_dropout_is_on_in_train_mode_only():
+    torch.manual_seed(6)
+    model = SentimentClassifier(vocab_size=30, embed_dim=8, hidden_size=6, dropout=0.5)
+    ids, lengths = pad_batch([np.array([3, 4, 5, 6]), np.array([7, 8])])
+    model.eval()
+    first, second = model(ids, lengths), model(ids, lengths)
+    assert_equal(second, first, "two eval-mode calls", hint="nn.Dropout is off after model.eval()")
+    model.train()
+    third, fourth = model(ids, lengths), model(ids, lengths)
+    # Dropout at p = 0.5 on 8 + 12 units per sentence: two calls draw the same masks with
+    # probability 2^-40 at most, so equal logits mean no dropout was applied.
+    assert_true(
+        not torch.equal(third, fourth),
+        "two train-mode calls with dropout=0.5 differ",
+        [f"got the same logits twice: {third.tolist()}"],
+        hint="apply self.dropout to the embedded words and to the pooled vector",
+    )
+
+
+def test_evaluate_sentiment_is_in_eval_mode_and_averages_over_sentences():
+    torch.manual_seed(7)
+    model = SentimentClassifier(vocab_size=30, embed_dim=8, hidden_size=6, dropout=0.5)
+    rng = np.random.default_rng(7)
+    sequences = [rng.integers(2, 30, size=n) for n in (5, 2, 7, 3, 4, 6, 1, 3)]
+    y = torch.tensor([0, 1, 1, 0, 1, 0, 0, 1])
+    model.eval()
+    with torch.no_grad():
+        logits = torch.cat([model(*pad_batch([s])) for s in sequences])
+    expected_loss = F.cross_entropy(logits, y).item()
+    expected_accuracy = (logits.argmax(dim=1) == y).sum().item() / len(y)
+    model.train()  # evaluate_sentiment must switch to eval mode itself
+    # Batches of 3, 3 and 2: a mean of batch means would weigh the last two sentences more.
+    loss, accuracy = evaluate_sentiment(model, sequences, y, batch_size=3)
+    hint = "model.eval() first; sum the losses (reduction='sum') and the hits, divide by the count"
+    # Alone and padded in a batch: the same float32 operations on the valid steps (~1e-7).
+    assert_close(loss, expected_loss, "evaluate_sentiment loss", atol=TOL, hint=hint)
+    assert_close(accuracy, expected_accuracy, "evaluate_sentiment accuracy", atol=1e-9, hint=hint)
+
+
+class Recorder(nn.Module):
+    """Stands in for the classifier in train_sentiment: a linear layer on a zeroed input (so
+    Adam has a parameter), recording for every call whether it was in train mode and the first
+    id of each sequence it received (the tests make each sequence's ids its index + 2)."""
+
+    def __init__(self):
+        super().__init__()
+        self.linear = nn.Linear(1, 2)
+        self.calls = []
+
+    def forward(self, ids, lengths):
+        self.calls.append((self.training, (ids[:, 0] - 2).tolist()))
+        return self.linear(0 * ids[:, :1].float())
+
+
+def run_recorder(seed, n_train=40, batch_size=8):
+    # Sequence i holds the id i + 2, lengths 1..5 so that the buckets have something to sort.
+    train = [np.full(1 + i % 5, i + 2) for i in range(n_train)]
+    test = [np.full(3, 1000 + i) for i in range(10)]  # first ids >= 998: the test set
+    model = Recorder()
+    train_sentiment(
+        model,
+        train,
+        torch.arange(n_train) % 2,
+        test,
+        torch.arange(10) % 2,
+        epochs=3,
+        batch_size=batch_size,
+        seed=seed,
+    )
+    return model
+
+
+def test_train_sentiment_draws_new_batches_every_epoch_from_its_seed():
+    model = run_recorder(seed=0)
+    train_calls = [ids for training, ids in model.calls if training]
+    test_calls = [ids for training, ids in model.calls if not training]
+    assert_true(
+        all(max(ids) < 40 for ids in train_calls) and all(min(ids) >= 998 for ids in test_calls),
+        "training batches in train mode, test batches in eval mode",
+        [f"train-mode calls saw {train_calls}", f"eval-mode calls saw {test_calls}"],
+    )
+    assert_equal(len(train_calls), 15, "training steps in 3 epochs of 40 sentences, batches of 8")
+    orders = [sum(train_calls[5 * e : 5 * e + 5], []) for e in range(3)]
+    for e, order in enumerate(orders):
+        assert_equal(sorted(order), list(range(40)), f"sentences seen in epoch {e}")
+    # length_bucketed_batches shuffles 40 sentences and then 5 batches: two epochs with the
+    # same batches in the same order have probability below 1e-20 at any seed.
+    assert_true(
+        orders[0] != orders[1] != orders[2],
+        "train_sentiment draws new batches every epoch",
+        [f"epoch orders (first 10): {[o[:10] for o in orders]}"],
+        hint="batches(epoch) calls length_bucketed_batches with the run's one rng",
+    )
+    again, other = run_recorder(seed=0), run_recorder(seed=1)
+    assert_true(
+        again.calls == model.calls and other.calls != model.calls,
+        "the batches come from the seed: the same seed repeats them, another changes them",
+        [f"seed 0: {train_calls[0]}", f"seed 1: {other.calls[0][1]}"],
+        hint="rng = np.random.default_rng(seed), created once at the start of train_sentiment",
+    )
 
 
 def _encoded(token_lists, vocabulary):

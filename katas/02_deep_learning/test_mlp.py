@@ -207,6 +207,107 @@ def test_accuracy_and_flatten_on_hand_cases():
     assert_close(flat.max(), 1.0, "flatten_images scales to [0, 1]", atol=1e-12)
 
 
+class RecordingModel:
+    """Stands in for an MLP in train_mlp: no parameters, logits of zeros, and a record of the
+    first column of every input it sees (the tests put each row's index there)."""
+
+    def __init__(self, n_classes):
+        self.n_classes = n_classes
+        self.seen = []  # one array of row ids per forward call
+        self.backward_calls = 0
+
+    def forward(self, x):
+        self.seen.append(x[:, 0].astype(int))
+        return np.zeros((len(x), self.n_classes))
+
+    def backward(self, grad_logits):
+        self.backward_calls += 1
+        return np.zeros_like(grad_logits)
+
+    def parameters(self):
+        return []
+
+    def gradients(self):
+        return []
+
+
+TEST_IDS = 1000  # row ids of the test set start here, so a test row in a batch stands out
+
+
+def recorded_epochs(model, n_test):
+    """The training batches of each epoch, split at the whole-test-set forward calls."""
+    epochs, batches = [], []
+    for ids in model.seen:
+        if len(ids) == n_test and ids.min() >= TEST_IDS:
+            epochs.append(batches)
+            batches = []
+        else:
+            batches.append(ids)
+    return epochs
+
+
+def run_recorded(seed, epochs=3, n_train=50, batch_size=16):
+    x_train = np.arange(n_train, dtype=np.float64)[:, None] * np.ones((1, 3))
+    x_test = (TEST_IDS + np.arange(20, dtype=np.float64))[:, None] * np.ones((1, 3))
+    y_train, y_test = np.arange(n_train) % 5, np.arange(20) % 5
+    model = RecordingModel(n_classes=5)
+    history = train_mlp(
+        model, x_train, y_train, x_test, y_test, epochs=epochs, batch_size=batch_size, seed=seed
+    )
+    return model, history
+
+
+def test_train_mlp_shuffles_every_epoch_in_mini_batches():
+    state = np.random.get_state()[1].copy()  # noqa: NPY002 (the global state is the point)
+    model, history = run_recorded(seed=0)
+    epochs = recorded_epochs(model, n_test=20)
+    hint = "each epoch: order = rng.permutation(n), then steps on order[start : start + batch_size]"
+    assert_equal(len(epochs), 3, "test-set evaluations in 3 epochs", hint="one after each epoch")
+    orders = []
+    for e, batches in enumerate(epochs):
+        sizes = [len(b) for b in batches]
+        # 50 rows in batches of 16: three full batches and the last two rows.
+        assert_equal(sizes, [16, 16, 16, 2], f"batch sizes in epoch {e}", hint=hint)
+        order = np.concatenate(batches)
+        assert_equal(np.sort(order), np.arange(50), f"rows seen in epoch {e}", hint=hint)
+        orders.append(order)
+    assert_equal(model.backward_calls, 12, "backward calls in 3 epochs of 4 batches")
+    # Two independent permutations of 50 rows are equal, or equal to 0..49, with probability
+    # 1/50! (about 3e-65): at any seed, equality means the rows were not (re)shuffled.
+    assert_true(
+        all(not np.array_equal(o, np.arange(50)) for o in orders)
+        and not any(np.array_equal(orders[i], orders[i + 1]) for i in range(2)),
+        "train_mlp shuffles the rows anew every epoch",
+        [f"epoch orders (first 10 rows): {[o[:10].tolist() for o in orders]}"],
+        hint="call rng.permutation inside the epoch loop, with one rng for the whole run",
+    )
+    # Zero logits over 5 classes: every batch's loss is log(5), so the per-epoch mean weighted
+    # by batch size is log(5) to rounding, whatever the batch sizes.
+    assert_close(
+        history["train_loss"],
+        [np.log(5)] * 3,
+        "train_loss per epoch with zero logits (log 5)",
+        atol=1e-12,
+        hint="mean over the epoch's samples: sum of loss * len(batch), divided by n",
+    )
+    assert_close(history["test_accuracy"], [0.2] * 3, "test_accuracy of argmax 0", atol=1e-12)
+    again, _ = run_recorded(seed=0)
+    other, _ = run_recorded(seed=1)
+    assert_true(
+        all(np.array_equal(a, b) for a, b in zip(model.seen, again.seen, strict=True))
+        and not all(np.array_equal(a, b) for a, b in zip(model.seen, other.seen, strict=True)),
+        "train_mlp's batch order comes from its seed: the same seed repeats it, another changes it",
+        [f"seed 0, first batch: {model.seen[0].tolist()}", f"seed 1: {other.seen[0].tolist()}"],
+        hint="rng = np.random.default_rng(seed), created once at the start of train_mlp",
+    )
+    assert_true(
+        np.array_equal(np.random.get_state()[1], state),  # noqa: NPY002
+        "train_mlp leaves NumPy's global random state alone",
+        ["np.random's global state changed during train_mlp"],
+        hint="draw from your own np.random.default_rng(seed), not np.random.seed / np.random.*",
+    )
+
+
 def test_mlp_overfits_one_batch():
     rng = np.random.default_rng(8)
     x, y = rng.standard_normal((32, 20)), rng.integers(0, 5, size=32)

@@ -1,7 +1,8 @@
 """Tests for bert_finetune: tokenisation with padding and truncation, the two poolings on hand
 cases and through the encoder, the classifier, the optimiser's parameter groups and decoupled
-decay, the warm-up schedule against transformers', batching, evaluation in eval mode,
-fine-tuning that overfits a small batch, the save/load round trip and the frozen baseline.
+decay, the warm-up schedule against transformers', batching, evaluation in eval mode and without
+gradients, the batch order of fine-tuning, the save/load round trip, the frozen baseline, and last
+(the slowest) fine-tuning that overfits a small batch.
 
 The encoder is the pre-trained MiniLM cut to its first two layers (bert_helpers.load_encoder):
 the same code as the full model, at a third of the cost, so the whole file runs in seconds.
@@ -364,7 +365,16 @@ def test_evaluate_uses_eval_mode_and_restores_train_mode(bert):
     texts = SENTENCES + ["fine", "a mess"]
     labels = np.array([1, 0, 0, 1, 1, 0])
     batches = make_batches(tokenizer, texts, labels, batch_size=4)  # sizes 4 and 2: unequal
+    grad_modes = []
+    hook = model.head.register_forward_hook(lambda *_: grad_modes.append(torch.is_grad_enabled()))
     first = evaluate(model, batches)
+    hook.remove()
+    assert_true(
+        len(grad_modes) == 2 and not any(grad_modes),
+        "evaluate runs the model under torch.no_grad() (no graph is built)",
+        [f"gradient tracking on in {sum(grad_modes)} of {len(grad_modes)} forward passes"],
+        hint="with torch.no_grad(): around the loop over the batches",
+    )
     second = evaluate(model, batches)
     assert_true(
         first == second,
@@ -401,59 +411,65 @@ def test_evaluate_uses_eval_mode_and_restores_train_mode(bert):
     assert_true(not model.training, "a model in eval mode stays in eval mode", ["it was switched"])
 
 
-def test_fine_tune_overfits_a_small_batch(bert, monkeypatch):
-    tokenizer, _ = bert
-    seen = {}
+class _BagOfIds(nn.Module):
+    """A stand-in classifier with SentimentClassifier's call signature, cheap to run."""
 
-    def recording_train_loop(model, optimizer, batches, loss_fn, **settings):
-        seen.update(settings, optimizer=optimizer)
-        return train_loop(model, optimizer, batches, loss_fn, **settings)
+    def __init__(self):
+        super().__init__()
+        self.linear = nn.Linear(4, 3)
 
-    monkeypatch.setattr(bert_finetune, "train_loop", recording_train_loop)
-    torch.manual_seed(4)
-    model = SentimentClassifier(fresh_encoder(bert), dropout=0.0)
-    # The word embeddings (30522 x 384, most of the model) frozen: four times fewer numbers for
-    # AdamW to update per step, and fine_tune must cope with frozen parameters.
-    model.encoder.embeddings.word_embeddings.weight.requires_grad_(False)
-    texts = SENTENCES + ["fine", "a mess", "a quiet triumph", "tedious and overlong"]
-    labels = np.array([1, 0, 0, 1, 1, 0, 1, 0])
-    batches = make_batches(tokenizer, texts, labels, batch_size=4)
-    before = evaluate(model, batches)
-    history = fine_tune(model, batches, epochs=20, max_steps=30, lr=2e-4, warmup_fraction=0.1)
-    after = evaluate(model, batches)
-    steps = [s for s, _ in history.series["train_loss"]]
-    scheduler = seen.get("scheduler")
-    assert_true(
-        isinstance(seen.get("optimizer"), torch.optim.AdamW)
-        and scheduler is not None
-        and seen.get("clip_grad_norm") == 1.0,
-        "fine_tune gives train_loop an AdamW, the warm-up schedule and clip_grad_norm",
-        [
-            f"got {type(seen.get('optimizer')).__name__}, scheduler {scheduler!r}, "
-            f"clip_grad_norm {seen.get('clip_grad_norm')!r}"
-        ],
-        hint="train_loop(..., scheduler=linear_warmup_schedule(...), clip_grad_norm=...)",
+    def forward(self, input_ids, attention_mask):
+        return self.linear((input_ids * attention_mask).float())
+
+
+def test_fine_tune_shuffles_the_batches_every_epoch_and_minimises_cross_entropy(monkeypatch):
+    orders, seen = [], {}
+
+    def order_recording_train_loop(model, optimizer, batches, loss_fn, **settings):
+        seen.update(settings, loss_fn=loss_fn)
+        orders.extend([b["id"] for b in batches(epoch)] for epoch in range(4))
+
+    monkeypatch.setattr(bert_finetune, "train_loop", order_recording_train_loop)
+    g = torch.Generator().manual_seed(7)
+    train_batches = [
+        {
+            "id": i,  # only for telling the batches apart
+            "input_ids": torch.randint(0, 5, (2, 4), generator=g),
+            "attention_mask": torch.tensor([[1, 1, 1, 1], [1, 1, 0, 0]]),
+            "labels": torch.tensor([i % 3, (i + 1) % 3]),
+        }
+        for i in range(6)
+    ]
+    torch.manual_seed(8)
+    model = _BagOfIds()
+    fine_tune(model, train_batches, epochs=4, seed=0)
+    batch = train_batches[0]
+    expected = F.cross_entropy(model(batch["input_ids"], batch["attention_mask"]), batch["labels"])
+    assert_close(
+        seen["loss_fn"](batch),
+        expected,
+        "the loss fine_tune hands to train_loop, on one batch",
+        atol=1e-6,  # the same float32 operations
+        hint="F.cross_entropy(model(input_ids, attention_mask), labels): logits, not probabilities",
     )
-    final_lr = seen["optimizer"].param_groups[0]["lr"]
     assert_true(
-        final_lr == 0.0,
-        "after all 30 steps the linear schedule has decayed the learning rate to 0",
-        [f"got {final_lr}: is total_steps min(epochs * len(train_batches), max_steps)?"],
+        all(sorted(order) == list(range(6)) for order in orders),
+        "each epoch hands train_loop every batch exactly once",
+        [f"orders by epoch: {orders}"],
+    )
+    # Four independent permutations of 6 are all equal with probability 720^-3, and all in the
+    # given order with probability 720^-4: at seed 0 they are not.
+    assert_true(
+        len({tuple(order) for order in orders}) > 1 and orders[0] != list(range(6)),
+        "a new random order of the batches every epoch",
+        [f"orders by epoch: {orders}"],
+        hint="batches(epoch) returns [train_batches[i] for i in rng.permutation(n)], with one "
+        "rng made once in fine_tune and drawn from at every call",
     )
     assert_true(
-        steps[-1] == 30,
-        "fine_tune stops at max_steps (20 epochs x 2 batches, capped at 30)",
-        [f"got {steps[-1]} steps"],
-    )
-    # Measured: the reference goes from 0.72 to 0.01 in 30 steps; with the learning rate stuck
-    # at 0 (or a head that never trains) the loss stays at ~0.7, and with no warm-up but the
-    # same decay it still fits. 0.15 is ten times the reference's loss and far below chance.
-    assert_true(
-        after["loss"] < 0.15 and after["accuracy"] == 1.0,
-        "fine_tune overfits 8 sentences in 30 steps (loss < 0.15, every one right)",
-        [f"loss {before['loss']:.3f} -> {after['loss']:.3f}", f"accuracy {after['accuracy']}"],
-        hint="optimizer from make_optimizer, scheduler from linear_warmup_schedule, both given "
-        "to train_loop with clip_grad_norm",
+        seen.get("max_steps") == 24 and seen.get("epochs") == 4,
+        "fine_tune asks train_loop for epochs * len(train_batches) steps",
+        [f"got epochs {seen.get('epochs')}, max_steps {seen.get('max_steps')}"],
     )
 
 
@@ -545,3 +561,62 @@ def test_frozen_baseline_fits_on_training_rows_only():
 def test_train_rejects_an_unknown_setting(tmp_path):
     with pytest.raises(ValueError, match="unknown setting"):
         train(tmp_path, {"learning_rate": "1e-4"})
+
+
+# Step 8: fine-tuning, last: the slowest test of the file.
+
+
+def test_fine_tune_overfits_a_small_batch(bert, monkeypatch):
+    tokenizer, _ = bert
+    seen = {}
+
+    def recording_train_loop(model, optimizer, batches, loss_fn, **settings):
+        seen.update(settings, optimizer=optimizer)
+        return train_loop(model, optimizer, batches, loss_fn, **settings)
+
+    monkeypatch.setattr(bert_finetune, "train_loop", recording_train_loop)
+    torch.manual_seed(4)
+    model = SentimentClassifier(fresh_encoder(bert), dropout=0.0)
+    # The word embeddings (30522 x 384, most of the model) frozen: four times fewer numbers for
+    # AdamW to update per step, and fine_tune must cope with frozen parameters.
+    model.encoder.embeddings.word_embeddings.weight.requires_grad_(False)
+    texts = SENTENCES + ["fine", "a mess", "a quiet triumph", "tedious and overlong"]
+    labels = np.array([1, 0, 0, 1, 1, 0, 1, 0])
+    batches = make_batches(tokenizer, texts, labels, batch_size=4)
+    before = evaluate(model, batches)
+    history = fine_tune(model, batches, epochs=20, max_steps=30, lr=2e-4, warmup_fraction=0.1)
+    after = evaluate(model, batches)
+    steps = [s for s, _ in history.series["train_loss"]]
+    scheduler = seen.get("scheduler")
+    assert_true(
+        isinstance(seen.get("optimizer"), torch.optim.AdamW)
+        and scheduler is not None
+        and seen.get("clip_grad_norm") == 1.0,
+        "fine_tune gives train_loop an AdamW, the warm-up schedule and clip_grad_norm",
+        [
+            f"got {type(seen.get('optimizer')).__name__}, scheduler {scheduler!r}, "
+            f"clip_grad_norm {seen.get('clip_grad_norm')!r}"
+        ],
+        hint="train_loop(..., scheduler=linear_warmup_schedule(...), clip_grad_norm=...)",
+    )
+    final_lr = seen["optimizer"].param_groups[0]["lr"]
+    assert_true(
+        final_lr == 0.0,
+        "after all 30 steps the linear schedule has decayed the learning rate to 0",
+        [f"got {final_lr}: is total_steps min(epochs * len(train_batches), max_steps)?"],
+    )
+    assert_true(
+        steps[-1] == 30,
+        "fine_tune stops at max_steps (20 epochs x 2 batches, capped at 30)",
+        [f"got {steps[-1]} steps"],
+    )
+    # Measured: the reference goes from 0.72 to 0.01 in 30 steps; with the learning rate stuck
+    # at 0 (or a head that never trains) the loss stays at ~0.7, and with no warm-up but the
+    # same decay it still fits. 0.15 is ten times the reference's loss and far below chance.
+    assert_true(
+        after["loss"] < 0.15 and after["accuracy"] == 1.0,
+        "fine_tune overfits 8 sentences in 30 steps (loss < 0.15, every one right)",
+        [f"loss {before['loss']:.3f} -> {after['loss']:.3f}", f"accuracy {after['accuracy']}"],
+        hint="optimizer from make_optimizer, scheduler from linear_warmup_schedule, both given "
+        "to train_loop with clip_grad_norm",
+    )

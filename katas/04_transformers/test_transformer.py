@@ -1,7 +1,8 @@
 """Tests for transformer: the sinusoidal table, the scaled embedding, one encoder and one decoder
-layer against torch.nn (post- and pre-LN), the masks (no peeking at the future, padding changes
-nothing), the label-smoothed loss against torch, greedy and beam search on hand-built scores,
-then a model that memorises 8 pairs and one that learns to write numbers in French.
+layer and then the whole stack against torch.nn (post- and pre-LN), the masks (no peeking at the
+future, padding changes nothing), the label-smoothed loss against torch, greedy and beam search on
+hand-built scores and on the model, then a model that memorises 8 pairs, one that learns to write
+numbers in French, and the full run's scoring with a perfect translator.
 
 Lesson: katas/04_transformers/README.md, "Translation transformer".
 Run: pytest katas/04_transformers/test_transformer.py
@@ -11,6 +12,8 @@ Run: pytest katas/04_transformers/test_transformer.py
 import pytest
 import torch
 import torch.nn.functional as F
+import transformer as kata
+from num2words import num2words
 from torch import nn
 from transformer import (
     DecoderLayer,
@@ -25,9 +28,10 @@ from transformer import (
     padding_mask,
     seq2seq_loss,
     sinusoidal_positional_encoding,
+    train,
     translate,
 )
-from translation_data import BOS_ID, EOS_ID, PAD_ID, TranslationSet, WordCodec
+from translation_data import BOS_ID, EOS_ID, PAD_ID, TranslationSet, WordCodec, corpus_scores
 
 from ml_refresher.data import translation_pairs
 from ml_refresher.testing import assert_close, assert_equal, assert_shape, assert_true
@@ -200,6 +204,83 @@ def test_decoder_layer_equals_torch(norm_first):
     )
 
 
+@pytest.mark.parametrize("norm_first", [False, True], ids=["post-LN", "pre-LN"])
+def test_whole_stack_equals_torch(norm_first):
+    torch.manual_seed(10)
+    d_model, n_heads, d_ff, n_layers = 12, 3, 20, 2
+    model = Transformer(13, 11, d_model, n_heads, n_layers, d_ff, 0.0, norm_first).train()
+    # torch's stacks, with random LayerNorms; a pre-LN stack ends on one more LayerNorm each.
+    enc_layer = nn.TransformerEncoderLayer(
+        d_model, n_heads, d_ff, dropout=0.0, batch_first=True, norm_first=norm_first
+    )
+    dec_layer = nn.TransformerDecoderLayer(
+        d_model, n_heads, d_ff, dropout=0.0, batch_first=True, norm_first=norm_first
+    )
+    final = (nn.LayerNorm(d_model), nn.LayerNorm(d_model)) if norm_first else (None, None)
+    encoder = nn.TransformerEncoder(enc_layer, n_layers, norm=final[0], enable_nested_tensor=False)
+    decoder = nn.TransformerDecoder(dec_layer, n_layers, norm=final[1])
+    _randomise_norms(encoder)
+    _randomise_norms(decoder)
+    for ours, theirs in zip(model.encoder_layers, encoder.layers, strict=True):
+        _copy_layer(ours, theirs)
+    for ours, theirs in zip(model.decoder_layers, decoder.layers, strict=True):
+        _copy_layer(ours, theirs)
+    if norm_first:
+        model.encoder_norm.load_state_dict(encoder.norm.state_dict())
+        model.decoder_norm.load_state_dict(decoder.norm.state_dict())
+    src = torch.tensor([[5, 8, 9, 6, 3, 0, 0], [7, 12, 4, 11, 10, 6, 3]])
+    tgt_in = torch.tensor([[2, 4, 7, 9, 5], [2, 10, 8, 0, 0]])
+    with torch.no_grad():
+        # The embedded inputs from the model itself (checked on their own above), then torch.
+        x = model.positions(model.src_embed(src))
+        memory = encoder.train()(x, src_key_padding_mask=src == PAD_ID)
+        y = model.positions(model.tgt_embed(tgt_in))
+        causal = torch.ones(5, 5, dtype=torch.bool).triu(1)  # torch: True = may not attend
+        out = decoder.train()(
+            y,
+            memory,
+            tgt_mask=causal,
+            tgt_is_causal=True,
+            tgt_key_padding_mask=tgt_in == PAD_ID,
+            memory_key_padding_mask=src == PAD_ID,
+        )
+        expected = out @ model.tgt_embed.embedding.weight.T  # the tied output layer
+        got_memory, _ = model.encode(src)
+        got = model(src, tgt_in)
+    hint = "pre-LN stacks end with encoder_norm / decoder_norm (a LayerNorm), post-LN ones do not"
+    assert_close(
+        got_memory,
+        memory,
+        f"Transformer.encode (norm_first={norm_first}) vs torch",
+        atol=TOL,
+        hint=hint,
+    )
+    assert_close(
+        got,
+        expected,
+        f"Transformer logits (norm_first={norm_first}) vs torch's stacks + tied output layer",
+        atol=1e-4,  # logits are sums of 12 products of O(1) states with O(1) embeddings
+        hint=hint + "; logits = generator(decoder_norm(y)), generator tied to tgt_embed",
+    )
+
+
+def test_embeddings_start_at_unit_variance_after_the_scale():
+    torch.manual_seed(11)
+    model = Transformer(1000, 900, d_model=64, n_heads=2, n_layers=1, d_ff=32)
+    # 64,000 draws: the sample std of N(0, 1/64) is within 1% of 0.125 (its relative error is
+    # about 1/sqrt(2 * 64,000) = 0.3%); xavier_uniform_ on a 1000 x 64 matrix gives 0.043.
+    for name, embed in (("src_embed", model.src_embed), ("tgt_embed", model.tgt_embed)):
+        weight = embed.embedding.weight[1:]  # the <pad> row is zero
+        got = weight.std().item()
+        assert_true(
+            abs(got - 64**-0.5) < 0.03 * 64**-0.5,
+            f"initial std of {name}.embedding.weight",
+            [f"expected {64**-0.5:.4f} (d_model^-1/2), got {got:.4f}"],
+            hint="normal std d_model^-1/2; xavier_uniform_ only for the other matrices "
+            "(skip the embeddings: their scale is sqrt(d_model) in forward)",
+        )
+
+
 # -------------------------------------------------------------------- masks
 
 
@@ -370,7 +451,7 @@ def _scorer(table: dict[tuple[int, ...], dict[int, float]], vocab: int = 8):
     return next_log_probs
 
 
-A, B = 5, 6  # two word ids
+A, B, C, D = 5, 6, 7, 4  # word ids
 
 
 def test_beam_search_finds_what_greedy_misses():
@@ -402,6 +483,42 @@ def test_length_normalisation_changes_the_winner():
     )
 
 
+def test_length_counts_the_eos_and_not_the_bos():
+    # Stopping at once: log 0.5 = -0.693, length 1 (the <eos>). A <eos>: log(0.45 * 0.6) =
+    # -1.309, length 2: -0.655 per token, so A wins. Counting the <bos> as well gives lengths
+    # 2 and 3: -0.347 against -0.436, and the empty translation would win.
+    scorer = _scorer({(): {EOS_ID: 0.5, A: 0.45}, (A,): {EOS_ID: 0.6}})
+    assert_equal(
+        beam_search(scorer, beam_size=2, max_len=5, length_penalty=1.0),
+        [A],
+        "beam search, length_penalty=1, where the length counted decides",
+        hint="length = the tokens generated after <bos>, the <eos> included",
+    )
+
+
+def test_a_finished_hypothesis_does_not_shrink_the_beam():
+    # Step 1: A 0.5, B 0.3. Step 2: B D 0.27, A <eos> 0.25, A C 0.2. A beam of 2 must keep two
+    # live prefixes (B D and A C) beside the finished A. Step 3: A C <eos> 0.19, B D <eos> 0.081.
+    # Per token: A -0.693, A C -0.553, B D -0.838: A C wins. Keeping only 2 candidates at
+    # step 2 (one of them finished) drops A C; stopping at the first finished one returns A.
+    scorer = _scorer(
+        {
+            (): {A: 0.5, B: 0.3},
+            (A,): {EOS_ID: 0.5, C: 0.4},
+            (B,): {D: 0.9},
+            (A, C): {EOS_ID: 0.95},
+            (B, D): {EOS_ID: 0.3},
+        }
+    )
+    assert_equal(
+        beam_search(scorer, beam_size=2, max_len=6),
+        [A, C],
+        "beam_size=2 where a hypothesis finishes while better live ones remain",
+        hint="rank the 2k best extensions: finished ones leave the beam, the live ones refill "
+        "it up to k; stop once k hypotheses have finished",
+    )
+
+
 def test_beam_search_stops_at_max_len():
     scorer = _scorer({(): {A: 0.9}, (A,): {A: 0.9}, (A, A): {A: 0.9}, (A, A, A): {A: 0.9}})
     got = beam_search(scorer, beam_size=2, max_len=3)
@@ -423,6 +540,29 @@ def test_beam_of_one_equals_greedy_decoding():
             greedy[i],
             f"translate(beam_size=1) vs greedy_decode, sentence {i}",
             hint="both return the ids after <bos>, without the <eos>",
+        )
+
+
+def test_translate_is_beam_search_over_the_models_log_probabilities():
+    model = _small_model(seed=12)
+    with torch.no_grad():  # larger embeddings: confident, varied next-token distributions
+        model.tgt_embed.embedding.weight.mul_(6.0)
+    sources = [torch.tensor([5, 6, 7, 8, 3]), torch.tensor([9, 10, 3]), torch.tensor([12, 4, 3])]
+    for i, src in enumerate(sources):
+
+        def next_log_probs(prefixes, src=src):  # written out: the whole model, k copies of src
+            logits = model(src[None].expand(len(prefixes), -1), prefixes)
+            return logits[:, -1].log_softmax(dim=-1)
+
+        with torch.no_grad():
+            expected = beam_search(next_log_probs, beam_size=3, max_len=8, length_penalty=0.6)
+        got = translate(model, src, beam_size=3, max_len=8, length_penalty=0.6)
+        assert_equal(
+            got,
+            expected,
+            f"translate(beam_size=3) vs beam_search over log_softmax of the model, sentence {i}",
+            hint="next_log_probs returns log-probabilities (log_softmax of the last position's "
+            "logits), not raw logits: beams with different prefixes are compared",
         )
 
 
@@ -546,3 +686,83 @@ def test_learns_number_words_in_french():
         hint="no positional encoding (word order lost) or a decoder that sees the future "
         "(it learns to copy) stay far below this",
     )
+
+
+def test_train_scores_detokenised_translations_of_unseen_numbers(tmp_path, monkeypatch):
+    # The full run with decoding replaced by a perfect translator: whatever the model learnt in
+    # its two steps, the scores must then be BLEU 100 and chrF 100. That holds only if the
+    # hypotheses are decoded to text with the target codec, scored against their own sentence's
+    # reference, on held-out numbers that are not in the training pairs.
+    codecs, asked = [], []
+    build = WordCodec.build.__func__
+
+    def recording_build(cls, texts):
+        codecs.append(build(cls, texts))
+        return codecs[-1]
+
+    def perfect_greedy_decode(model, src, max_len=64, bos_id=BOS_ID, eos_id=EOS_ID):
+        source = next(c for c in codecs if "thousand" in c.vocabulary)
+        target = next(c for c in codecs if "mille" in c.vocabulary)
+        english = [source.decode(row) for row in src.tolist()]
+        asked.extend(english)
+        return [target.encode(num2words(_number(e), lang="fr")) for e in english]
+
+    scores = []
+
+    def recording_corpus_scores(hypotheses, references):
+        scores.append(corpus_scores(hypotheses, references))
+        return scores[-1]
+
+    monkeypatch.setattr(WordCodec, "build", classmethod(recording_build))
+    monkeypatch.setattr(kata, "greedy_decode", perfect_greedy_decode)
+    monkeypatch.setattr(kata, "corpus_scores", recording_corpus_scores)
+    settings = dict(n_train="2000", d_model="16", n_heads="2", n_layers="1", d_ff="32")
+    settings |= dict(epochs="1", max_steps="2", warmup_steps="1", eval_sentences="50")
+    metrics = train(tmp_path, settings)
+    hint = (
+        "score text: tgt_codec.decode(ids) for each hypothesis, against the references of the "
+        "same sentences in the same order (corpus_scores(hypotheses, references)); build the "
+        "codecs with WordCodec.build and decode with greedy_decode"
+    )
+    assert_true(
+        metrics.get("test_bleu", 0) > 99.9 and metrics.get("test_chrf", 0) > 99.9,
+        "test BLEU and chrF of a perfect translator in train()",
+        [f"got BLEU {metrics.get('test_bleu')}, chrF {metrics.get('test_chrf')}"],
+        hint=hint,
+    )
+    assert_true(
+        len(scores) >= 2 and all(min(sc["bleu"], sc["chrf"]) > 99.9 for sc in scores),
+        "every corpus_scores call of the run (validation during training, then test)",
+        [f"got {[(round(sc['bleu'], 1), round(sc['chrf'], 1)) for sc in scores]}"],
+        hint=hint,
+    )
+    seen = {english for english, _ in translation_pairs(2000, seed=0)}
+    scored = asked[-1000:]  # the last 1,000 sentences decoded: the test split
+    leaked = sorted(set(scored) & seen)
+    assert_true(
+        len(asked) >= 1000 and not leaked,
+        "the test split: 1,000 numbers, none of them among the training pairs",
+        [f"{len(asked)} decoded", f"{len(leaked)} in training, e.g. {leaked[:3]}"],
+        hint="draw the held-out numbers with another seed and drop those seen in training",
+    )
+    assert_true((tmp_path / "curves.png").is_file(), "train() writes curves.png", [])
+
+
+_UNITS = "zero one two three four five six seven eight nine ten eleven twelve thirteen".split()
+_UNITS += "fourteen fifteen sixteen seventeen eighteen nineteen".split()
+_TENS = "_ _ twenty thirty forty fifty sixty seventy eighty ninety".split()
+
+
+def _number(english: str) -> int:
+    """The number that num2words spells "nine thousand, two hundred and forty-one"."""
+    total = current = 0
+    for word in english.replace(",", " ").replace("-", " ").split():
+        if word in _UNITS:
+            current += _UNITS.index(word)
+        elif word in _TENS:
+            current += 10 * _TENS.index(word)
+        elif word == "hundred":
+            current *= 100
+        elif word == "thousand":
+            total, current = total + current * 1000, 0
+    return total + current

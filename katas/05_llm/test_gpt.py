@@ -277,6 +277,26 @@ def test_contiguous_batches_cut_the_stream_into_shifted_windows():
         "every full window is used, batch_size windows per batch (the last may be short)",
         [f"{len(x)} windows in batches of {[len(b[0]) for b in batches]}"],
     )
+    # Five epochs from one rng. The offset is uniform over 0..9, so five draws that are all
+    # equal would happen once in 10^4 seeds; seed 1 gives several. A permutation of 9 or 10
+    # windows left sorted five times in a row would happen once in 10^27.
+    rng = np.random.default_rng(1)
+    epochs = [
+        torch.cat([b[0][:, 0] for b in contiguous_batches(stream, 10, 4, rng)]) for _ in "12345"
+    ]
+    offsets = {int(starts.min()) - 100 for starts in epochs}
+    assert_true(
+        len(offsets) > 1,
+        "the windows start at a random offset, drawn again every epoch",
+        [f"offsets over five epochs: {sorted(offsets)}"],
+        hint="offset = rng.integers(block_size) in each call",
+    )
+    in_order = [bool((starts.diff() > 0).all()) for starts in epochs]
+    assert_true(
+        not any(in_order),
+        "the windows are shuffled every epoch (rng.permutation)",
+        [f"windows in stream order in epochs {[i for i, o in enumerate(in_order) if o]}"],
+    )
 
 
 # ----------------------------------------------------------------------------------------------
@@ -366,6 +386,20 @@ def test_kneser_ney_sums_to_one_and_matches_a_hand_computed_value():
         atol=1e-9,
         hint="an unseen context backs off completely",
     )
+    # A repeated trigram: a b a b a b c has trigrams aba 2, bab 2, abc 1. The middle level
+    # counts distinct left neighbours, N1+(. b a) = N1+(. a b) = N1+(. b c) = 1, not c(b a) = 2:
+    #   P1(c)     = (1 - .75)/3 + .75 * 3/3 / 8          = 0.17708333
+    #   P2(c|b)   = (1 - .75)/2 + .75 * 2/2 * P1(c)      = 0.2578125
+    #   P3(c|a b) = (1 - .75)/3 + .75 * 2/3 * P2(c|b)    = 0.21223958
+    repeated = KneserNeyTrigram(vocab_size=8, discount=0.75).fit(torch.tensor([a, b] * 3 + [c]))
+    for context, value in (((b,), 0.2578125), ((a, b), 0.2122395833)):
+        assert_close(
+            repeated.prob(c, context),
+            value,
+            f"Kneser-Ney P(c | {context}) after a b a b a b c",
+            atol=1e-9,
+            hint="the bigram level also uses continuation counts N1+(. v w), not c(v w)",
+        )
     for context in [(a, b), (b, a), (c, c), (b,), (a,), ()]:
         total = sum(model.prob(w, context) for w in range(8))
         assert_close(
@@ -434,6 +468,16 @@ def test_filter_logits_agrees_with_hugging_face_warpers():
             f"filter_logits(top_p={p}) vs TopPLogitsWarper",
             atol=0,
         )
+    # Both: top-k first, then top-p on what is left, renormalised (Hugging Face's order).
+    flat = logits / 4  # flatter: top-p of the k kept tokens cuts deeper than top-p of all 50
+    for k, p in ((5, 0.5), (10, 0.7), (17, 0.9)):
+        assert_close(
+            finite(filter_logits(flat, top_k=k, top_p=p)),
+            finite(TopPLogitsWarper(p)(None, TopKLogitsWarper(k)(None, flat.clone()))),
+            f"filter_logits(top_k={k}, top_p={p}) vs TopK then TopP",
+            atol=0,
+            hint="apply top-k, then top-p to the softmax of the logits top-k left",
+        )
 
 
 def test_sampling_never_leaves_the_top_k_or_top_p_set():
@@ -465,6 +509,18 @@ def test_sampling_never_leaves_the_top_k_or_top_p_set():
             [f"largest deviation {worst:.1f} standard deviations"],
             hint="divide by the temperature, filter, softmax over the vocabulary",
         )
+    # The generator decides the draws: the same seed twice gives the same 4,000 samples, even
+    # with the global RNG moved on in between (4,000 equal draws by chance: never).
+    torch.manual_seed(0)
+    once = sample_next(many, temperature=0.7, generator=torch.Generator().manual_seed(3))
+    torch.rand(10)
+    again = sample_next(many, temperature=0.7, generator=torch.Generator().manual_seed(3))
+    assert_equal(
+        once,
+        again,
+        "sample_next twice with a generator seeded the same way",
+        hint="torch.multinomial(probs, 1, generator=generator): not the global RNG",
+    )
     greedy = sample_next(many[:3], temperature=0)
     assert_equal(greedy, logits.argmax(-1).expand(3), "temperature=0 is greedy (argmax)")
 
@@ -519,8 +575,32 @@ def test_generation_with_the_cache_equals_generation_without_it():
             hint="a fresh cache per call, and dropout off (model.eval())",
         )
     assert_true(model.training, "generate must restore the model's train mode", ["it did not"])
+    # The sharpened logits hide dropout's noise from the argmax, so look at the mode directly.
+    modes = []
+    hook = model.register_forward_hook(lambda module, *_: modes.append(module.training))
+    generate(model, prompt, 3, generator=torch.Generator().manual_seed(5))
+    hook.remove()
+    assert_true(
+        len(modes) > 0 and not any(modes),
+        "generate runs the model in eval mode (dropout off)",
+        [f"train mode in {sum(modes)} of {len(modes)} forward passes"],
+        hint="model.eval() before the first forward pass, model.train(was_training) at the end",
+    )
     with pytest.raises(ValueError, match="block_size"):
         generate(model, prompt, 13)  # 4 + 13 > 16 positions
+    # Without the cache a text may outgrow the 16 learned positions: each step reads the last 16.
+    long = generate(model, prompt, 20, temperature=0.0, use_cache=False)
+    model.eval()
+    with torch.no_grad():
+        last = model(long[:, -17:-1])[0][:, -1].argmax(-1)
+    model.train()
+    assert_shape(long, (3, 24), "generate(prompt (3, 4), 20 new tokens, use_cache=False)")
+    assert_equal(
+        long[:, -1],
+        last,
+        "the 20th greedy token without the cache: the argmax after the last 16 tokens",
+        hint="without the cache, feed idx[:, -block_size:] each step",
+    )
 
 
 # ----------------------------------------------------------------------------------------------

@@ -103,3 +103,22 @@ def test_conv2d_gives_the_same_answer_on_one_and_two_threads():
     two = kernels.conv2d(x, weight, b, padding=1, threads=2)
     # Threads that split pixels or channels do not change any sum; a race does.
     assert_close(two, one, "conv2d threads=2 vs threads=1", atol=tolerance(54))
+
+
+@pytest.mark.parametrize("threads", [2, 8])
+def test_conv2d_has_no_race_between_threads(threads):
+    # 16 images of 64 channels, 32x32, 64 filters: ~30 ms on one core, so every thread is awake
+    # and working for most of a call (a call of a millisecond is over before a second thread
+    # wakes up, and then no race can show). 8 threads, more than the cores, keep some pair
+    # running together even when other processes hold cores. Here, on 2 cores shared with 2-3
+    # other busy processes, a shared im2col buffer was caught in 9 of 10 calls.
+    x, weight, b = random_conv(16, 64, 32, 32, 64, 3, 3, seed=6)
+    one = kernels.conv2d(x, weight, b, padding=1, threads=1)
+    for call in range(5):
+        assert_close(
+            kernels.conv2d(x, weight, b, padding=1, threads=threads),
+            one,
+            f"conv2d 16x64x32x32, 64 filters, threads={threads} (call {call + 1} of 5) vs 1",
+            atol=tolerance(64 * 9),
+            hint="threads that take whole images each need their own im2col buffer",
+        )

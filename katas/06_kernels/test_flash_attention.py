@@ -117,3 +117,27 @@ def test_attention_gives_the_same_answer_on_one_and_two_threads():
     # Heads and query blocks are independent: threads must not change a single bit.
     two = kernels.attention(q, k, v, causal=True, threads=2)
     assert_equal(two, one, "attention threads=2 vs threads=1")
+
+
+# (batch, heads, t, s, d, calls) for the race test: a long call (~20 ms on one core) that keeps
+# every thread busy long after the slowest one wakes up, and many short ones.
+RACE_CASES = [(1, 8, 1024, 1024, 64, 5), (4, 4, 100, 100, 16, 10)]
+
+
+@pytest.mark.parametrize("threads", [2, 8])
+@pytest.mark.parametrize(("b", "h", "t", "s", "d", "calls"), RACE_CASES)
+def test_attention_has_no_race_between_threads(b, h, t, s, d, calls, threads):
+    q, k, v = random_qkv(b, h, t, s, d, seed=5)
+    one = kernels.attention(q, k, v, causal=True, threads=1)
+    # A race shows only while two threads run at the same moment, which a busy machine does
+    # not promise: repeated calls at 2 threads and at 8 (more threads than cores, so that some
+    # pair runs together even when other processes hold cores) give it many chances. Here, on
+    # 2 cores shared with 2-3 other busy processes, shared scratch buffers were caught in every
+    # call of the long case; on an idle machine they show in nearly every call of both.
+    for call in range(calls):
+        assert_equal(
+            kernels.attention(q, k, v, causal=True, threads=threads),
+            one,
+            f"attention {(b, h, t, s, d)} threads={threads} (call {call + 1} of {calls}) vs 1",
+            hint="each thread needs its own q block, score tile, o, m and l",
+        )

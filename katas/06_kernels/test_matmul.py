@@ -71,6 +71,26 @@ def test_matmul_agrees_with_numpy_on_any_shape(m, k, n):
     )
 
 
+def test_matmul_writes_every_element_of_its_output():
+    a, b = random_matrix(131, 400, 2), random_matrix(400, 97, 3)
+    expected = a.astype(np.float64) @ b.astype(np.float64)
+    for attempt in range(3):
+        # The output comes from the allocator uninitialised. Freeing a block of NaNs of the same
+        # size just before makes the allocator hand it back (glibc reuses a freed block of this
+        # size, 50 KB, for the next request of that size), so an element the kernel adds to
+        # without first writing it comes out NaN instead of silently starting from a zero page.
+        poison = np.full((131, 97), np.nan, np.float32)
+        del poison
+        got = kernels.matmul(a, b)
+        assert_close(
+            got,
+            expected,
+            f"matmul 131x400 @ 400x97 into a reused buffer (attempt {attempt + 1})",
+            atol=tolerance(400),
+            hint="the output buffer is not zeroed: write c (c = sum), do not add to it (c += ...)",
+        )
+
+
 def test_matmul_gives_the_same_answer_on_one_and_two_threads():
     a, b = random_matrix(200, 150, 0), random_matrix(150, 160, 1)  # big enough to split
     one = kernels.matmul(a, b, threads=1)
@@ -94,3 +114,33 @@ def test_matmul_accepts_torch_tensors_and_returns_one():
         [f"got {type(got).__name__}"],
     )
     assert_close(got, a @ b, "matmul on torch tensors", atol=tolerance(3))
+
+
+# (m, k, n, calls) for the race test: four row blocks and four slices of k, ~30 ms a call on
+# one core, so both threads work on their own blocks of A for most of it (480x1536x3072); a
+# short A whose every tile is an edge tile, with short slices of k, so the threads copy edge
+# tiles all the time (10x64x65536 and 10x1000x2000); three row blocks, three slices of k and
+# edge tiles (250x800x500).
+RACE_CASES = [(480, 1536, 3072, 5), (10, 64, 65536, 10), (10, 1000, 2000, 10), (250, 800, 500, 10)]
+
+
+@pytest.mark.parametrize("threads", [2, 8])
+@pytest.mark.parametrize(("m", "k", "n", "calls"), RACE_CASES)
+def test_matmul_has_no_race_between_threads(m, k, n, calls, threads):
+    a, b = random_matrix(m, k, 4), random_matrix(k, n, 5)
+    one = kernels.matmul(a, b, threads=1)
+    # A race shows only while two threads run at the same moment, which a busy machine does
+    # not promise: a call of a millisecond can be over before the second thread wakes up.
+    # Repeated calls at 2 threads and at 8 (more threads than cores, so that some pair runs
+    # together even when other processes hold cores) give it many chances. Here (2 cores, other
+    # jobs running) each shared-buffer or missing-barrier mistake was caught in every call of
+    # at least one case when the load was moderate, and in 10-50% of them at a load of 8-10.
+    for call in range(calls):
+        assert_close(
+            kernels.matmul(a, b, threads=threads),
+            one,
+            f"matmul {m}x{k} @ {k}x{n} with threads={threads} (call {call + 1} of {calls}) vs 1",
+            atol=tolerance(k),
+            hint="each thread its own packing and edge buffers; a barrier after packing B and "
+            "before repacking it",
+        )

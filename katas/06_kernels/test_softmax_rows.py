@@ -79,3 +79,26 @@ def test_softmax_gives_the_same_answer_on_one_and_two_threads():
     # Rows are independent, so threads must not change a single bit.
     got = kernels.softmax(x, threads=2)
     assert_equal(got, kernels.softmax(x, threads=1), "softmax threads=2 vs threads=1")
+
+
+@pytest.mark.parametrize("threads", [2, 8])
+@pytest.mark.parametrize("shape", [(20000, 300), (100000, 31)])
+def test_softmax_has_no_race_between_threads(shape, threads):
+    x = random_rows(shape, 10.0, 2)
+    one = kernels.softmax(x, threads=1)
+    # A race shows only while two threads run at the same moment, which a busy machine does
+    # not promise: a call of a millisecond can be over before the second thread wakes up, so
+    # these calls take ~10 ms on one core, and 8 threads (more than the cores) keep some pair
+    # running together even when other processes hold cores. Here (2 cores, other jobs
+    # running) a shared scratch row was caught in every call at a moderate load; a shared
+    # scalar normaliser, which the compiler keeps in a register for most of each row, in
+    # 20-60% of them. Rows are independent, so a correct kernel gives the same bits on any
+    # number of threads.
+    for call in range(5):
+        assert_equal(
+            kernels.softmax(x, threads=threads),
+            one,
+            f"softmax {shape} with threads={threads} (call {call + 1} of 5) vs threads=1",
+            hint="variables and buffers declared outside the parallel loop are shared: declare "
+            "them inside, one per thread",
+        )
