@@ -292,15 +292,13 @@ GATE_PASSES = {"green": "passed", "red": "not_implemented"}
 def cmd_verify(args: argparse.Namespace) -> int:
     """Run both gates over every ready topic and print one row per kata; with --wrong, run the
     katas' known-wrong implementations instead."""
-    if args.wrong:
-        from ml_refresher import wrong
+    from ml_refresher import wrong
 
+    if args.wrong:
         return wrong.verify(args.katas, jobs=args.jobs)
     if args.katas:
         print("kata verify runs both gates on the whole curriculum; name katas with --wrong only")
         return 2
-    from ml_refresher import wrong
-
     topics = [t.directory for t in registry.topics() if t.ready]
     results, ok = {}, True
     for gate in ("green", "red"):

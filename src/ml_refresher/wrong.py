@@ -84,6 +84,11 @@ class Scratch:
             source = registry.project_root() / part
             if source.exists():
                 shutil.copytree(source, root / part, ignore=shutil.ignore_patterns("__pycache__"))
+        # A reference kernel put in the learner's slot includes its own headers (simd.h): they
+        # go beside the learner's kernels.h, which they never replace.
+        for header in (root / "solutions" / "kernels").glob("*.h"):
+            if not (root / "kernels" / header.name).exists():
+                shutil.copyfile(header, root / "kernels" / header.name)
 
     def place(self, kata: registry.Kata, wrong: Wrong | None) -> None:
         """The reference in the kata's learner slot, with `wrong` applied to it or to a given
