@@ -41,7 +41,8 @@ def normalise(tokens: list[str], stop_words: list[str] | None = None) -> list[st
 
 def stem(tokens: list[str], algorithm: str = "porter") -> list[str]:
     """Stem every token with NLTK's PorterStemmer ("porter") or SnowballStemmer("english")
-    ("snowball"); any other algorithm is a ValueError naming the choices."""
+    ("snowball"). Any other algorithm is
+    ValueError(f"algorithm must be one of ['porter', 'snowball'], got {algorithm!r}")."""
     raise NotImplementedError("katas/03_nlp/preprocessing.py: write stem()")
 
 
@@ -53,7 +54,8 @@ def wordnet_pos(penn_tag: str) -> str:
 
 def lemmatise(tokens: list[str], tags: list[str] | None = None) -> list[str]:
     """The WordNet lemma of every token (WordNetLemmatizer), using wordnet_pos of its Penn tag;
-    without tags every token is treated as a noun. len(tags) must equal len(tokens)."""
+    without tags every token is treated as a noun. One tag per token: otherwise
+    ValueError(f"tags has {len(tags)} entries, expected {len(tokens)} (one per token)")."""
     raise NotImplementedError("katas/03_nlp/preprocessing.py: write lemmatise()")
 
 
@@ -67,7 +69,8 @@ def preprocess(text: str, reduce: str = "lemma") -> list[list[str]]:
 def regex_tokenize(text: str) -> list[str]:
     """A word tokenizer in one regular expression (re.findall), no NLTK. Alternatives, tried in
     this order at each position:
-      abbreviations with inner periods     U.S.A.  e.g.  p.m.   (the final period included)
+      abbreviations with inner periods     U.S.A.  e.g.  p.m.   (two or more letter-period
+                                           pairs, the final period included: "B." is B, .)
       numbers, money and percentages       1,000.5  $3.50  50%
       words with inner hyphens/apostrophes state-of-the-art  don't  O'Neill's
       ellipsis and double dash             ...  --

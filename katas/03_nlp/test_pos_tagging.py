@@ -94,6 +94,23 @@ def test_most_frequent_tag_tagger_on_a_hand_corpus():
     )
 
 
+def test_most_frequent_tag_tagger_counts_instead_of_remembering():
+    corpus = [
+        [("can", "MD"), ("go", "VB")],
+        [("can", "MD"), ("run", "VB")],
+        [("can", "NN"), ("walk", "VB")],
+    ]
+    tagger = MostFrequentTagTagger().fit(corpus)
+    got = tagger.tag(["can", "zebras"])
+    assert_equal(
+        got,
+        ["MD", "VB"],
+        "MostFrequentTagTagger.tag(['can', 'zebras'])",
+        hint="can is MD twice and NN once (last); an unseen word gets the most frequent tag of "
+        "this training set, VB (3 of 7), not a fixed NN",
+    )
+
+
 def test_accuracy_counts_tokens_not_sentences():
     class AlwaysNoun:
         def tag(self, words):
@@ -134,6 +151,51 @@ def test_hmm_emissions_use_word_classes_for_rare_words():
         hint="words seen once are replaced by unknown_word_class(word) before counting",
     )
     assert_close(np.exp(tagger.log_emission_).sum(axis=1), np.ones(3), "emission rows", atol=1e-12)
+
+
+# Tags first seen as VB, DT, NN (not sorted), and pairs repeated inside one sentence: VB -> VB
+# twice and ("go", VB) three times in the first sentence.
+REPEAT_CORPUS = [
+    [("go", "VB"), ("go", "VB"), ("go", "VB"), ("the", "DT"), ("dog", "NN")],
+    [("the", "DT"), ("dog", "NN"), ("go", "VB")],
+]
+
+
+def test_hmm_counts_every_repeated_pair_and_sorts_its_tags():
+    tagger = HMMTagger(transition_alpha=0.1, emission_alpha=0.01).fit(REPEAT_CORPUS)
+    assert_equal(tagger.tags_, ["DT", "NN", "VB"], "HMMTagger.tags_", hint="sorted tag names")
+    # Counted by hand, states in the order DT, NN, VB: DT -> NN twice; NN -> VB once;
+    # VB -> VB twice and VB -> DT once. Each row: (count + 0.1) / (row total + 0.3).
+    expected_transition = np.log(
+        [
+            [0.1 / 2.3, 2.1 / 2.3, 0.1 / 2.3],
+            [0.1 / 1.3, 0.1 / 1.3, 1.1 / 1.3],
+            [1.1 / 3.3, 0.1 / 3.3, 2.1 / 3.3],
+        ]
+    )
+    hint = "np.add.at(array, (rows, cols), 1): array[rows, cols] += 1 counts a repeated pair once"
+    # Logs of ratios of small decimals: rounding only.
+    assert_close(
+        tagger.log_transition_, expected_transition, "log_transition_", atol=1e-12, hint=hint
+    )
+    assert_close(
+        tagger.log_initial_, np.log([1.1 / 2.3, 0.1 / 2.3, 1.1 / 2.3]), "log_initial_", atol=1e-12
+    )
+    # "go", "the" and "dog" are all seen more than once: S = 3 symbols. VB emits go 4 times.
+    got = tagger.emission_scores(["go", "dog"])
+    vb = 2
+    assert_close(
+        got[:, vb],
+        np.log([4.01 / 4.03, 0.01 / 4.03]),
+        "log P(go | VB), log P(dog | VB)",
+        atol=1e-12,
+        hint=hint,
+    )
+
+
+def test_hmm_tags_an_empty_sentence():
+    got = HMMTagger().fit(SMALL_CORPUS).tag([])
+    assert_equal(len(got), 0, "HMMTagger.tag([]): no words, no tags", hint="return [] early")
 
 
 def test_hmm_uses_context_where_the_baseline_cannot():

@@ -95,7 +95,13 @@ def test_inverse_document_frequency_on_a_hand_case():
 def test_l2_normalise_makes_unit_rows_and_keeps_empty_ones():
     got = l2_normalise(sp.csr_matrix(np.array([[3.0, 4.0], [0.0, 0.0]])))
     assert_csr(got, "l2_normalise")
-    assert_close(got.toarray(), [[0.6, 0.8], [0.0, 0.0]], "l2_normalise", atol=1e-12)
+    assert_close(
+        got.toarray(),
+        [[0.6, 0.8], [0.0, 0.0]],
+        "l2_normalise",
+        atol=1e-12,
+        hint="divide each row by sqrt(sum of its squares): 3-4-5 gives 0.6, 0.8",
+    )
 
 
 @pytest.mark.parametrize("smooth_idf", [True, False])
@@ -136,7 +142,8 @@ def test_tfidf_equals_sklearn(smooth_idf, sublinear_tf):
 def test_naive_bayes_equals_sklearn():
     rng = np.random.default_rng(1)
     counts = sp.csr_matrix(rng.poisson(0.5, size=(60, 25)))
-    y = rng.integers(0, 3, size=60)
+    # Labels that are not 0, 1, 2: predict must return classes_, not column numbers.
+    y = np.array([-1, 4, 7])[rng.integers(0, 3, size=60)]
     reference = MultinomialNB(alpha=0.5).fit(counts, y)
     mine = MultinomialNaiveBayes(alpha=0.5).fit(counts, y)
     # Logs of the same ratios: rounding only.
@@ -155,7 +162,69 @@ def test_naive_bayes_equals_sklearn():
         "joint_log_likelihood vs sklearn",
         atol=1e-9,
     )
-    assert_equal(mine.predict(new), reference.predict(new), "predict vs sklearn")
+    assert_equal(
+        mine.predict(new),
+        reference.predict(new),
+        "predict vs sklearn (labels -1, 4, 7)",
+        hint="return classes_[argmax], not the argmax itself",
+    )
+
+
+def test_naive_bayes_accuracy_ignores_words_only_in_the_test_texts():
+    train_texts, y_train = ["good good fine", "bad"], np.array([0, 1])
+    test_texts, y_test = ["good zzz zzz zzz zzz"], np.array([0])
+    # Vocabulary from the training texts (bad, fine, good), alpha = 1: class 0 has N = 3, so
+    # P(good | 0) = 3/6; class 1 has N = 1, P(good | 1) = 1/4; equal priors, zzz is dropped:
+    # class 0. A vocabulary that also saw the test text adds zzz (V = 4): P(good | 0) = 3/7 and
+    # P(zzz | 0) = 1/7 against 1/5 and 1/5, and four zzz outweigh good (15/7 (5/7)^4 < 1):
+    # the review would go to class 1.
+    got = naive_bayes_accuracy(train_texts, y_train, test_texts, y_test)
+    assert_close(
+        got,
+        1.0,
+        "naive_bayes_accuracy with words only the test text has",
+        atol=1e-12,
+        hint="build the vocabulary from the training texts only; unseen test words are dropped",
+    )
+
+
+def test_logistic_regression_fits_its_tfidf_on_the_training_texts_only(monkeypatch):
+    import tfidf as module  # the module under test, whichever implementation the switch chose
+
+    fitted, options = [], []
+
+    class Recording(module.TfidfVectoriser):
+        """The kata's vectoriser, noting what it is built with and what it is fitted on."""
+
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            options.append(self.sublinear_tf)
+
+        def fit(self, docs):
+            fitted.append([list(doc) for doc in docs])
+            return super().fit(docs)
+
+        def fit_transform(self, docs):
+            fitted.append([list(doc) for doc in docs])
+            return super().fit_transform(docs)
+
+    monkeypatch.setattr(module, "TfidfVectoriser", Recording)
+    train_texts = ["a good film", "a great film", "a bad film", "an awful film"]
+    test_texts = ["good but awful zebra", "great"]
+    logistic_regression_accuracy(train_texts, np.array([1, 1, 0, 0]), test_texts, np.array([0, 1]))
+    train_docs = [analyse(t) for t in train_texts]
+    assert_true(
+        options == [True],
+        "logistic_regression_accuracy builds one TfidfVectoriser(sublinear_tf=True)",
+        [f"sublinear_tf of the vectorisers built: {options}"],
+    )
+    assert_true(
+        len(fitted) > 0 and all(docs == train_docs for docs in fitted),
+        "logistic_regression_accuracy fits the vectoriser on the training texts only",
+        [f"expected every fit on: {train_docs}", f"got fits on: {fitted}"],
+        hint="fit (or fit_transform) on the training texts, then transform the test texts: "
+        "idf and vocabulary from the test split are a leak",
+    )
 
 
 @pytest.fixture(scope="module")

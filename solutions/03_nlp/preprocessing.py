@@ -43,6 +43,8 @@ def wordnet_pos(penn_tag):
 def lemmatise(tokens, tags=None):
     lemmatizer = WordNetLemmatizer()
     tags = tags if tags is not None else ["NN"] * len(tokens)
+    if len(tags) != len(tokens):
+        raise ValueError(f"tags has {len(tags)} entries, expected {len(tokens)} (one per token)")
     return [lemmatizer.lemmatize(t, wordnet_pos(tag)) for t, tag in zip(tokens, tags, strict=True)]
 
 
