@@ -103,7 +103,7 @@ def test_front_end_rejects_bad_matmul_input(a, b, error, message):
         (
             lambda: kernels.conv2d(ones(1, 2, 2, 5), ones(3, 2, 3, 3)),
             ValueError,
-            "larger than the padded input",
+            "weight's kernel is larger than x padded",
         ),
         (
             lambda: kernels.conv2d(ones(1, 2, 5, 5), ones(3, 2, 3, 3), padding=float("nan")),
@@ -136,7 +136,7 @@ def test_front_end_rejects_bad_kernel_arguments(call, error, message):
     ("a", "b", "error", "message"),
     [
         (np.ones((2, 3)), ones(3, 2), TypeError, "a must have dtype float32"),
-        (ones(2, 3), ones(2, 2), ValueError, "inner dimensions differ"),
+        (ones(2, 3), ones(2, 2), ValueError, "a and b do not chain"),
         (ones(2, 3), ones(3), ValueError, "b must have 2 dimensions"),
         (ones(3, 2).T, ones(3, 2), ValueError, "a must be C-contiguous"),
         (ones(2, 3), [[1.0]], TypeError, "b must be a numpy.ndarray"),
@@ -154,7 +154,7 @@ def test_bindings_reject_bad_input_without_crashing(implementation, a, b, error,
     [
         ("softmax_rows", (np.array(1.0, F32),), ValueError, "x must have at least 1"),
         ("softmax_rows", (ones(4, 4)[:, ::2],), ValueError, "x must be C-contiguous"),
-        ("matmul", (ones(2, 2), ones(2, 2), -1), ValueError, "threads must be >= 0"),
+        ("matmul", (ones(2, 2), ones(2, 2), -1), ValueError, "threads must be between 0"),
         (
             "flash_attention",
             (ones(1, 1, 2, 3), ones(1, 2, 2, 3), ones(1, 2, 2, 3)),

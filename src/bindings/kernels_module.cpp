@@ -64,6 +64,12 @@ float_array checked(const py::handle& obj, const char* name, py::ssize_t ndim) {
   if (!(array.flags() & py::array::c_style)) {
     throw py::value_error(std::string(name) + " must be C-contiguous (use np.ascontiguousarray)");
   }
+  // A float32 view at a byte offset: reading it through float* is undefined behaviour (UBSan:
+  // "load of misaligned address"), even where x86 tolerates it.
+  if (reinterpret_cast<std::uintptr_t>(array.data()) % alignof(float) != 0) {
+    throw py::value_error(std::string(name) + " must be aligned to 4 bytes (use np.require(" +
+                          name + ", requirements='CA'))");
+  }
   return py::reinterpret_borrow<float_array>(array);
 }
 
@@ -71,7 +77,13 @@ float_array checked(const py::handle& obj, const char* name, py::ssize_t ndim) {
 // every core) and without the GIL, then restores the previous thread count.
 template <typename Kernel>
 void run_kernel(int64_t threads, Kernel kernel) {
-  if (threads < 0) throw py::value_error("threads must be >= 0, got " + std::to_string(threads));
+  // The cap is the front end's (ml_refresher.kernels.MAX_THREADS): OpenMP asked for 100,000
+  // threads fails to start them and takes the process down, so refuse before it starts.
+  constexpr int64_t kMaxThreads = 1024;
+  if (threads < 0 || threads > kMaxThreads) {
+    throw py::value_error("threads must be between 0 (the default) and " +
+                          std::to_string(kMaxThreads) + ", got " + std::to_string(threads));
+  }
   py::gil_scoped_release release;
 #ifdef _OPENMP
   const int previous = omp_get_max_threads();
@@ -90,9 +102,9 @@ float_array matmul(const py::handle& a_obj, const py::handle& b_obj, int64_t thr
   const float_array b = checked(b_obj, "b", 2);
   const py::ssize_t m = a.shape(0), k = a.shape(1), n = b.shape(1);
   if (b.shape(0) != k) {
-    throw py::value_error("inner dimensions differ: a is " + std::to_string(m) + "x" +
+    throw py::value_error("a and b do not chain: a is " + std::to_string(m) + "x" +
                           std::to_string(k) + ", b is " + std::to_string(b.shape(0)) + "x" +
-                          std::to_string(n));
+                          std::to_string(n) + " (a's columns must equal b's rows)");
   }
   float_array c({m, n});
   float* out = c.mutable_data();
@@ -157,8 +169,9 @@ float_array conv2d_nchw(const py::handle& x_obj, const py::handle& w_obj,
                           " kernel, got " + std::to_string(padding));
   }
   if (sh.h + 2 * padding < sh.kh || sh.w + 2 * padding < sh.kw) {
-    throw py::value_error("the kernel " + shape_of(w) + " is larger than the padded input " +
-                          shape_of(x) + " with padding " + std::to_string(padding));
+    throw py::value_error("weight's kernel is larger than x padded by " +
+                          std::to_string(padding) + ": weight is " + shape_of(w) +
+                          " (o, c, kh, kw), x is " + shape_of(x) + " (n, c, h, w)");
   }
   sh.oh = (sh.h + 2 * padding - sh.kh) / stride + 1;
   sh.ow = (sh.w + 2 * padding - sh.kw) / stride + 1;

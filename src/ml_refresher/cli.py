@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import itertools
 import json
 import os
 import subprocess
@@ -28,6 +27,7 @@ from collections import Counter
 from pathlib import Path
 
 from ml_refresher import impl, registry
+from ml_refresher.state import create_exclusively, write_atomically
 
 STATE_DIR = ".kata"
 STATE_LABELS = {
@@ -37,6 +37,7 @@ STATE_LABELS = {
     "broken": "broken",
     "does_not_compile": "does not compile",
     "coming": "coming",
+    "not_run": "not run",  # the machine lacks what the kata needs (registry.NEEDS)
 }
 
 
@@ -59,7 +60,7 @@ def shipped_commit() -> str | None:
         head = _git("rev-parse", "HEAD")
         if head.returncode != 0:
             return None
-        record.write_text(head.stdout.decode().strip() + "\n")
+        write_atomically(record, head.stdout.decode().strip() + "\n")
     return record.read_text().strip()
 
 
@@ -148,6 +149,11 @@ def board_states() -> dict[str, dict]:
         print(f"running the tests of {len(stale)} changed kata(s):", flush=True)
     for kata in stale:  # one run per kata, so that progress shows as each finishes
         print(f"  {kata.id:<24} ", end="", flush=True)
+        if reasons := registry.unmet_needs(kata):
+            cache[kata.id] = {"fingerprint": _fingerprint(kata), "state": "not_run", "passed": 0}
+            cache[kata.id] |= {"total": 0, "reason": "; ".join(reasons)}
+            print(f"not run: {cache[kata.id]['reason']}", flush=True)
+            continue
         start = time.perf_counter()
         _, outcomes = run_pytest(
             [kata.test_path],
@@ -162,14 +168,17 @@ def board_states() -> dict[str, dict]:
             "passed": results.count("passed"),
             "total": len(results),
         }
-        cache_path.write_text(json.dumps(cache, indent=1))  # an interrupted board keeps these
+        # After each kata, so that an interrupted board keeps these
+        write_atomically(cache_path, json.dumps(cache, indent=1))
         state = STATE_LABELS[cache[kata.id]["state"]]
         print(f"{state} ({time.perf_counter() - start:.0f} s)", flush=True)
     return cache
 
 
 def next_kata(states: dict[str, dict]) -> registry.Kata | None:
-    return next((k for k in registry.katas() if states[k.id]["state"] != "green"), None)
+    return next(
+        (k for k in registry.katas() if states[k.id]["state"] not in ("green", "not_run")), None
+    )
 
 
 def _print_next_steps(kata: registry.Kata) -> None:
@@ -199,7 +208,7 @@ def cmd_board(args: argparse.Namespace) -> int:
             continue
         for kata in topic.katas:
             state = states[kata.id]
-            progress = f"{state['passed']}/{state['total']} tests"
+            progress = state.get("reason") or f"{state['passed']}/{state['total']} tests"
             label = STATE_LABELS[state["state"]]
             print(f"  {kata.id:<24} {label:<12} {progress:<12} ~{kata.effort_minutes} min")
     print()
@@ -226,7 +235,7 @@ def cmd_hint(args: argparse.Namespace) -> int:
     shown = _load_json(path, {})
     if args.reset:
         shown.pop(kata.id, None)
-        path.write_text(json.dumps(shown))
+        write_atomically(path, json.dumps(shown))
         print(f"hints for {kata.id} start again from the first tier")
         return 0
     tier = min(shown.get(kata.id, 0) + 1, len(kata.hints))
@@ -235,7 +244,7 @@ def cmd_hint(args: argparse.Namespace) -> int:
     if tier < len(kata.hints):
         print(f"(run `kata hint {kata.id}` again for the next hint)")
     shown[kata.id] = tier
-    path.write_text(json.dumps(shown))
+    write_atomically(path, json.dumps(shown))
     return 0
 
 
@@ -266,19 +275,17 @@ def cmd_reset(args: argparse.Namespace) -> int:
         reason = pristine.stderr.decode().strip() if pristine else "this is not a git checkout"
         print(f"cannot read the shipped {relative} from git: {reason}")
         return 1
-    if kata.stub_path.read_bytes() == pristine.stdout:
+    learner_version = kata.stub_path.read_bytes()
+    if learner_version == pristine.stdout:
         print(f"{relative} is already as shipped; nothing to reset")
         return 0
     backups = _state_dir() / "backups"
     backups.mkdir(exist_ok=True)
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    backup = backups / f"{kata.stub_path.name}.{stamp}"
-    for n in itertools.count(2):
-        if not backup.exists():
-            break
-        backup = backups / f"{kata.stub_path.name}.{stamp}-{n}"
-    backup.write_bytes(kata.stub_path.read_bytes())
-    kata.stub_path.write_bytes(pristine.stdout)
+    # A name of its own even when another reset picks the same second (O_EXCL), written before
+    # the stub is touched; the stub is then replaced whole, never left half-written.
+    backup = create_exclusively(backups, f"{kata.stub_path.name}.{stamp}", learner_version)
+    write_atomically(kata.stub_path, pristine.stdout)
     print(
         f"restored {relative} as shipped (commit {commit[:10]}); "
         f"your version is in {kata.relative(backup)}"
@@ -317,6 +324,9 @@ def cmd_verify(args: argparse.Namespace) -> int:
         "wrong caught (kata verify --wrong)"
     )
     for kata in registry.katas():
+        if reasons := registry.unmet_needs(kata):
+            print(f"{kata.id:<24} {'-':>5}  {'; '.join(reasons)}: not run")
+            continue
         cells = []
         for gate in ("green", "red"):
             got = outcomes_of(kata, results[gate])
@@ -401,6 +411,12 @@ def cmd_check(args: argparse.Namespace) -> int:
     return curriculum_check.run()
 
 
+def cmd_notebook(args: argparse.Namespace) -> int:
+    from ml_refresher import notebooks
+
+    return notebooks.open_notebook(args.topic)
+
+
 def cmd_setup(args: argparse.Namespace) -> int:
     from ml_refresher.data import setup
 
@@ -472,6 +488,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.set_defaults(handler=cmd_train)
     check = sub.add_parser("check", help="maintainers: check the curriculum's files agree")
     check.set_defaults(handler=cmd_check)
+    notebook = sub.add_parser("notebook", help="open a topic's notebook in Jupyter")
+    notebook.add_argument("topic", help="e.g. 01_ml_basics")
+    notebook.set_defaults(handler=cmd_notebook)
     setup = sub.add_parser("setup", help="fetch or copy the data the katas need")
     setup.add_argument(
         "--from", dest="source", metavar="DIR", help="a prepared local directory to copy from"

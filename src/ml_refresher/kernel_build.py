@@ -5,6 +5,18 @@ a compile error in one kernel leaves the learner's other kernels and the referen
 build is torch's C++ extension builder: ninja, in build/learner-kernels/<python tag>/<kernel>/ of
 the checkout, which recompiles only what changed since the last run. It always compiles the
 checkout's current kernels/, whichever way the package was installed, so an edit is never stale.
+
+Three environment switches change the flags, for the test environments that build the kernels
+in other ways (tox.ini's portable, no-openmp and sanitize; the reference module reads the CMake
+options of the same names):
+
+    ML_REFRESHER_NATIVE=0     no -march=native: code any x86-64 (or other) CPU of the kind runs
+    ML_REFRESHER_OPENMP=0     no -fopenmp: single-threaded; `threads` is accepted and ignored
+    ML_REFRESHER_SANITIZE=1   -fsanitize=address,undefined; the process needs the ASan runtime
+                              preloaded (LD_PRELOAD=$(gcc -print-file-name=libasan.so))
+
+A build with any of them on goes to a directory of its own (build/learner-kernels/<tag>-portable/
+and so on), so that switching between builds does not recompile the default one each time.
 """
 
 from __future__ import annotations
@@ -22,12 +34,64 @@ class KernelBuildError(ImportError):
     """A kernel did not compile; the message carries the compiler's error lines."""
 
 
+NATIVE_ENV = "ML_REFRESHER_NATIVE"
+OPENMP_ENV = "ML_REFRESHER_OPENMP"
+SANITIZE_ENV = "ML_REFRESHER_SANITIZE"
+SANITIZE_FLAGS = ["-fsanitize=address,undefined", "-fno-omit-frame-pointer", "-g"]
+
+
+def _switch(name: str, default: bool) -> bool:
+    """An on/off environment switch: "0", "off", "false" or "no" is off, anything else on."""
+    value = os.environ.get(name, "").strip().lower()
+    if not value:
+        return default
+    return value not in ("0", "off", "false", "no")
+
+
+def _native() -> bool:
+    return _switch(NATIVE_ENV, True)
+
+
+def _openmp() -> bool:
+    return _switch(OPENMP_ENV, True)
+
+
+def _sanitize() -> bool:
+    return _switch(SANITIZE_ENV, False)
+
+
 def _flags() -> list[str]:
     # -Wno-psabi: GCC's note that 64-byte vector arguments change the ABI without AVX-512.
-    flags = ["-O3", "-Wall", "-Wextra", "-Wno-psabi", "-fopenmp"]
-    if os.environ.get("ML_REFRESHER_NATIVE", "1") != "0":  # tuned for this CPU, like the reference
+    flags = ["-O3", "-Wall", "-Wextra", "-Wno-psabi"]
+    if _openmp():
+        flags.append("-fopenmp")
+    if _native():  # tuned for this CPU, like the reference
         flags.append("-march=native")
+    if _sanitize():
+        flags += SANITIZE_FLAGS
     return flags
+
+
+def _link_flags() -> list[str]:
+    flags = ["-fopenmp"] if _openmp() else []
+    if _sanitize():
+        flags.append("-fsanitize=address,undefined")
+    return flags
+
+
+def variant() -> str:
+    """The build's name among the switches' combinations: "" for the default (native, OpenMP),
+    else e.g. "portable", "no-openmp", "sanitize" or "portable-sanitize"."""
+    parts = [
+        name
+        for name, on in (
+            ("portable", not _native()),
+            ("no-openmp", not _openmp()),
+            ("sanitize", _sanitize()),
+        )
+        if on
+    ]
+    return "-".join(parts)
 
 
 def module_name(kernel: str) -> str:
@@ -52,6 +116,8 @@ def build(kernel: str, source_dir: Path | None = None, build_root: Path | None =
     root = registry.project_root()
     source_dir = Path(source_dir or root / "kernels")
     tag = sysconfig.get_config_var("SOABI") or f"py{sys.version_info.major}{sys.version_info.minor}"
+    if variant():
+        tag = f"{tag}-{variant()}"
     build_dir = Path(build_root or root / "build" / "learner-kernels") / tag / kernel
     build_dir.mkdir(parents=True, exist_ok=True)
     name = module_name(kernel)
@@ -79,7 +145,7 @@ def build(kernel: str, source_dir: Path | None = None, build_root: Path | None =
                 "-DKERNELS_ONLY",
                 f"-DKERNELS_ONLY_{kernel.upper()}",
             ],
-            extra_ldflags=["-fopenmp"],
+            extra_ldflags=_link_flags(),
             build_directory=str(build_dir),
             verbose=False,
         )

@@ -78,9 +78,15 @@ def _as_float32_array(x, name: str, ndim: int | None) -> np.ndarray:
     if torch is not None and isinstance(x, torch.Tensor):
         if x.device.type != "cpu":
             raise TypeError(f"{name} must be a CPU tensor, got a tensor on {x.device}")
-        if x.requires_grad:
-            x = x.detach()
-        x = x.numpy()
+        if x.layout != torch.strided:
+            raise TypeError(
+                f"{name} must be a dense tensor, got layout {x.layout}: use .to_dense()"
+            )
+        if x.dtype != torch.float32:
+            dtype = str(x.dtype).removeprefix("torch.")
+            raise TypeError(f"{name} must have dtype float32, got {dtype}: use .float()")
+        # A lazily negated or conjugated view has no numpy equivalent: materialise it first.
+        x = x.detach().resolve_neg().resolve_conj().numpy()
     if isinstance(x, np.generic | numbers.Number):
         wanted = f"a {ndim}-D array" if ndim else "an array with at least 1 dimension"
         raise TypeError(f"{name} must be {wanted}, got a scalar ({type(x).__name__} {x})")
@@ -94,12 +100,16 @@ def _as_float32_array(x, name: str, ndim: int | None) -> np.ndarray:
         raise ValueError(f"{name} must have {ndim} dimensions, got shape {x.shape}")
     if 0 in x.shape:
         raise ValueError(f"{name} must not have an empty dimension, got shape {x.shape}")
-    return np.ascontiguousarray(x)
+    # Aligned too: np.ascontiguousarray returns a C-contiguous view at an odd address as it is,
+    # and the kernels' float loads from it are undefined behaviour (UBSan in tox -e sanitize).
+    return np.require(x, requirements=["C_CONTIGUOUS", "ALIGNED"])
 
 
 def _as_int(value, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
+    if not -(2**63) <= value < 2**63:  # the bindings take int64
+        raise ValueError(f"{name} must fit in 64 bits, got {value}")
     return int(value)
 
 

@@ -23,6 +23,7 @@ from ml_refresher.kernel_build import KernelBuildError
 
 GATE_IMPLEMENTATION = {"green": "solutions", "red": "learner"}
 _outcomes_key = pytest.StashKey[dict]()
+_not_run_key = pytest.StashKey[dict]()  # kata id -> why its tests cannot run on this machine
 HYPOTHESIS_PROFILE = "katas"
 
 
@@ -76,6 +77,7 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(f"{impl.USE_REFERENCE_ENV}: {error}") from None
     impl.install_finder()
     config.stash[_outcomes_key] = {}
+    config.stash[_not_run_key] = {}
     _load_hypothesis_profile(config)
 
 
@@ -101,6 +103,7 @@ def _require_tests_for_every_kata(config: pytest.Config, items: list[pytest.Item
     """A gate over a directory must not pass because a registered kata has no tests."""
     requested = [Path(arg.split("::")[0]).resolve() for arg in config.args]
     with_tests = {kata.id for item in items if (kata := _kata_of(item))}
+    with_tests |= set(config.stash[_not_run_key])
     for kata in registry.katas():
         if kata.id in with_tests:
             continue
@@ -109,6 +112,34 @@ def _require_tests_for_every_kata(config: pytest.Config, items: list[pytest.Item
                 f"kata {kata.id} is in katas/{kata.topic}/topic.toml but none of its tests ran "
                 f"(expected {kata.relative(kata.test_path)})"
             )
+
+
+class _NotRunHere(pytest.File):
+    """A kata test file that this machine cannot run (registry NEEDS): never imported (it would
+    import triton or need a GPU), no tests, and the kata is listed as not run."""
+
+    def collect(self):
+        kata = registry.kata_for_test_file(self.path)
+        self.config.stash[_not_run_key][kata.id] = "; ".join(registry.unmet_needs(kata))
+        return []
+
+
+def pytest_pycollect_makemodule(module_path: Path, parent: pytest.Collector):
+    kata = registry.kata_for_test_file(module_path)
+    if kata is None or not registry.unmet_needs(kata):
+        return None
+    return _NotRunHere.from_parent(parent, path=module_path)
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+    """Said at the end, in both gates too: a kata that could not run here passed nothing."""
+    not_run = config.stash.get(_not_run_key, {})
+    if not not_run:
+        return
+    title = f"{len(not_run)} kata(s) NOT RUN on this machine"
+    terminalreporter.section(title, sep="=", yellow=True)
+    for kata_id, reason in not_run.items():
+        terminalreporter.line(f"{kata_id}: {reason}: not run (neither passed nor red)")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -286,4 +317,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     outcomes = session.config.stash[_outcomes_key]
     for error in _collection_errors:
         outcomes[error["nodeid"]] = {"kata": error["kata"], "outcome": "collection_error"}
-    Path(path).write_text(json.dumps({"exitstatus": int(exitstatus), "tests": outcomes}, indent=1))
+    not_run = session.config.stash[_not_run_key]
+    Path(path).write_text(
+        json.dumps({"exitstatus": int(exitstatus), "tests": outcomes, "not_run": not_run}, indent=1)
+    )

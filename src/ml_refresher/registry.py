@@ -13,6 +13,13 @@ from pathlib import Path
 ROOT_ENV = "ML_REFRESHER_ROOT"
 REGISTRY_FILE = Path("katas") / "curriculum.toml"
 
+# What a kata's `needs` may name, and what to tell a learner whose machine lacks it. Such a kata's
+# tests are not run there, and the gates and the board say so: they count as neither passed nor red.
+NEEDS = {
+    "triton": "needs Triton (Linux x86-64: pip install -e '.[gpu]')",
+    "gpu": "needs an NVIDIA GPU (and a CUDA build of torch)",
+}
+
 
 class RegistryError(RuntimeError):
     """The curriculum file is missing or says something inconsistent."""
@@ -47,7 +54,9 @@ class Kata:
     train: str | None = None
     module: str | None = None  # Python kata: the module the tests import
     kernel: str | None = None  # C++ kata: the kernel's source file stem
+    cuda_kernel: str | None = None  # CUDA kata: the kernel's .cu file stem
     requires: tuple[str, ...] = ()  # earlier katas whose code this kata's code uses
+    needs: tuple[str, ...] = ()  # what the machine must have to run its tests (see NEEDS)
 
     @property
     def test_path(self) -> Path:
@@ -55,12 +64,16 @@ class Kata:
 
     @property
     def stub_path(self) -> Path:
+        if self.cuda_kernel:
+            return project_root() / "kernels" / "cuda" / f"{self.cuda_kernel}.cu"
         if self.kernel:
             return project_root() / "kernels" / f"{self.kernel}.cpp"
         return project_root() / "katas" / self.topic / f"{self.module}.py"
 
     @property
     def reference_path(self) -> Path:
+        if self.cuda_kernel:
+            return project_root() / "solutions" / "kernels" / "cuda" / f"{self.cuda_kernel}.cu"
         if self.kernel:
             return project_root() / "solutions" / "kernels" / f"{self.kernel}.cpp"
         return project_root() / "solutions" / self.topic / f"{self.module}.py"
@@ -106,12 +119,21 @@ def _parse_kata(topic_id: str, raw: dict) -> Kata:
             train=raw.get("train"),
             module=raw.get("module"),
             kernel=raw.get("kernel"),
+            cuda_kernel=raw.get("cuda_kernel"),
             requires=tuple(raw.get("requires", ())),
+            needs=tuple(raw.get("needs", ())),
         )
     except KeyError as missing:
         raise RegistryError(f"kata in topic {topic_id} lacks the field {missing}") from None
-    if (kata.module is None) == (kata.kernel is None):
-        raise RegistryError(f"kata {kata.id} must name exactly one of 'module' or 'kernel'")
+    if [kata.module, kata.kernel, kata.cuda_kernel].count(None) != 2:
+        raise RegistryError(
+            f"kata {kata.id} must name exactly one of 'module', 'kernel' or 'cuda_kernel'"
+        )
+    unknown = sorted(set(kata.needs) - set(NEEDS))
+    if unknown:
+        raise RegistryError(
+            f"kata {kata.id} needs {unknown}, which is not one of {sorted(NEEDS)} (topic.toml)"
+        )
     return kata
 
 
@@ -191,6 +213,22 @@ def kata(kata_id: str) -> Kata:
             return k
     known = ", ".join(k.id for k in katas(ready_only=False))
     raise RegistryError(f"no kata called {kata_id!r}; the katas are: {known}")
+
+
+@functools.cache
+def _machine_has(need: str) -> bool:
+    if need == "triton":
+        import importlib.util
+
+        return importlib.util.find_spec("triton") is not None
+    import torch  # "gpu"
+
+    return torch.cuda.is_available()
+
+
+def unmet_needs(k: Kata) -> list[str]:
+    """Why kata k's tests cannot run on this machine (NEEDS' texts), or [] when they can."""
+    return [NEEDS[need] for need in k.needs if not _machine_has(need)]
 
 
 def kata_for_test_file(path: Path) -> Kata | None:

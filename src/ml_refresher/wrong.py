@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ml_refresher import cli, impl, registry
+from ml_refresher.state import write_atomically
 
 COPIED = ("katas", "solutions", "kernels", "src/bindings")
 
@@ -205,6 +206,9 @@ def verify(kata_ids: list[str], jobs: int = 1) -> int:
     `jobs` katas at a time, each job in its own scratch copy; print caught/missed per kata as
     it finishes; non-zero when one is missed, does not apply or does not compile."""
     katas = [registry.kata(i) for i in kata_ids] if kata_ids else registry.katas()
+    for kata in [k for k in katas if registry.unmet_needs(k)]:
+        print(f"{kata.id:<24} not run: {'; '.join(registry.unmet_needs(kata))}", flush=True)
+    katas = [k for k in katas if not registry.unmet_needs(k)]
     local = threading.local()
     with tempfile.TemporaryDirectory(prefix="kata-wrong-") as tmp:
 
@@ -226,7 +230,7 @@ def verify(kata_ids: list[str], jobs: int = 1) -> int:
     record = cli._load_json(record_path, {})
     for v in verdicts:
         record[v.kata.id] = {"share": f"{v.caught}/{v.total}", "fingerprint": _fingerprint(v.kata)}
-    record_path.write_text(json.dumps(record, indent=1))
+    write_atomically(record_path, json.dumps(record, indent=1))
     caught, total = sum(v.caught for v in verdicts), sum(v.total for v in verdicts)
     share = f"{caught}/{total} ({caught / total:.0%})" if total else "0/0"
     print(f"\nwrong implementations caught: {share}")

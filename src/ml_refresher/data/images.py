@@ -37,6 +37,8 @@ def read_idx(path: Path) -> np.ndarray:
     if len(raw) < 4 or raw[:3] != b"\x00\x00\x08":
         raise DataCorruptError(path, "not an IDX file of uint8 values (bad magic number)")
     ndim = raw[3]
+    if ndim == 0 or len(raw) < 4 + 4 * ndim:
+        raise DataCorruptError(path, f"IDX header of {ndim} dimensions does not fit the file")
     shape = tuple(int(d) for d in np.frombuffer(raw, ">u4", count=ndim, offset=4))
     values = np.frombuffer(raw, np.uint8, offset=4 + 4 * ndim)
     if values.size != np.prod(shape):
@@ -47,8 +49,20 @@ def read_idx(path: Path) -> np.ndarray:
 def _load_idx_folder(folder: Path, classes: list[str]) -> ImageDataset:
     arrays = {name: read_idx(folder / file) for name, file in IDX_FILES.items()}
     for split in ("train", "test"):
-        if len(arrays[f"x_{split}"]) != len(arrays[f"y_{split}"]):
+        images, labels = arrays[f"x_{split}"], arrays[f"y_{split}"]
+        if images.ndim != 3 or labels.ndim != 1:
+            raise DataCorruptError(
+                folder / IDX_FILES[f"x_{split}" if images.ndim != 3 else f"y_{split}"],
+                f"{split} images must be (N, rows, columns) and labels (N,), got "
+                f"{images.shape} and {labels.shape}",
+            )
+        if len(images) != len(labels):
             raise DataCorruptError(folder, f"{split} images and labels differ in number")
+        if labels.size and labels.max() >= len(classes):
+            raise DataCorruptError(
+                folder / IDX_FILES[f"y_{split}"],
+                f"label {labels.max()} found, there are {len(classes)} classes",
+            )
     for name in ("y_train", "y_test"):
         arrays[name] = arrays[name].astype(np.int64)
     return ImageDataset(**arrays, classes=list(classes))
@@ -87,18 +101,32 @@ def _unpickle(path: Path) -> dict:
             # The canonical CIFAR-10 format is a Python 2 pickle, hence bytes keys. Pickles can
             # run code: only files `kata setup` verified against the published checksums belong
             # in the data directory.
-            return pickle.load(file, encoding="bytes")
-    except (pickle.UnpicklingError, EOFError, ValueError) as error:
-        raise DataCorruptError(path, f"not a complete pickle: {error}") from error
+            batch = pickle.load(file, encoding="bytes")
+    # Damaged bytes can make the unpickler raise almost anything (UnpicklingError, EOFError,
+    # KeyError, IndexError, ValueError, MemoryError, ...): each means the file is not intact.
+    except Exception as error:
+        raise DataCorruptError(
+            path, f"not a complete pickle: {type(error).__name__}: {error}"
+        ) from error
+    if not isinstance(batch, dict):
+        raise DataCorruptError(path, f"a pickled {type(batch).__name__}, not a CIFAR-10 dict")
+    return batch
 
 
 def _cifar_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
     batch = _unpickle(path)
+    if b"data" not in batch or b"labels" not in batch:
+        raise DataCorruptError(path, f"no b'data' and b'labels' in it (keys: {list(batch)[:5]})")
     # Each row holds 1024 red, then 1024 green, then 1024 blue values of a 32x32 image.
-    images = np.asarray(batch[b"data"], dtype=np.uint8).reshape(-1, 3, 32, 32)
-    labels = np.asarray(batch[b"labels"], dtype=np.int64)
+    try:
+        images = np.asarray(batch[b"data"], dtype=np.uint8).reshape(-1, 3, 32, 32)
+        labels = np.asarray(batch[b"labels"], dtype=np.int64).reshape(-1)
+    except (TypeError, ValueError) as error:
+        raise DataCorruptError(path, f"not 3,072 pixel values per image: {error}") from error
     if len(images) != len(labels):
         raise DataCorruptError(path, "images and labels differ in number")
+    if labels.size and (labels.min() < 0 or labels.max() >= 10):
+        raise DataCorruptError(path, f"labels outside 0..9 ({labels.min()}..{labels.max()})")
     return images.transpose(0, 2, 3, 1), labels
 
 
@@ -110,7 +138,14 @@ def load_cifar10() -> ImageDataset:
         raise DataMissingError("CIFAR-10", missing)
     train = [_cifar_batch(folder / name) for name in CIFAR10_TRAIN_BATCHES]
     x_test, y_test = _cifar_batch(folder / "test_batch")
-    classes = [name.decode() for name in _unpickle(folder / "batches.meta")[b"label_names"]]
+    meta = _unpickle(folder / "batches.meta")
+    try:
+        classes = [name.decode() for name in meta[b"label_names"]]
+    except (KeyError, TypeError, AttributeError, UnicodeDecodeError) as error:
+        problem = f"no class names in it: {error!r}"
+        raise DataCorruptError(folder / "batches.meta", problem) from error
+    if len(classes) != 10:
+        raise DataCorruptError(folder / "batches.meta", f"{len(classes)} class names, not 10")
     return ImageDataset(
         x_train=np.concatenate([x for x, _ in train]),
         y_train=np.concatenate([y for _, y in train]),

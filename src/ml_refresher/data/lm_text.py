@@ -31,11 +31,16 @@ NUMERAL = re.compile(r"[\d.,:\\/-]*\d[\d.,:\\/-]*")  # 61, 3,000, 1.5, 3\/4 (tre
 
 def _read_ptb_file(path: Path) -> list[list[str]]:
     try:
-        sentences = [line.split() for line in path.read_text(encoding="utf-8").splitlines()]
+        text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as error:
         raise DataCorruptError(path, f"not UTF-8 text: {error}") from error
+    sentences = [line.split() for line in text.splitlines()]
     if not any(sentences):
         raise DataCorruptError(path, "no sentences in it")
+    # Every line of the published files ends with a newline, so a download cut at a random byte
+    # ends without one (unless it stops exactly after a newline, 1 byte in ~25): cut short.
+    if not text.endswith("\n"):
+        raise DataCorruptError(path, "its last line has no newline: the file was cut short")
     return sentences
 
 

@@ -28,7 +28,12 @@ from pathlib import Path
 import nltk
 
 from ml_refresher.data import download, images
-from ml_refresher.data.nltk_packages import CATEGORIES, add_data_dir_to_nltk_path, find_package
+from ml_refresher.data.nltk_packages import (
+    CATEGORIES,
+    add_data_dir_to_nltk_path,
+    find_package,
+    zip_problem,
+)
 from ml_refresher.data.settings import DATA_ENV, DataMissingError, data_dir, nltk_dir
 
 # What the katas read through NLTK; the prepared copies hold the same set.
@@ -315,6 +320,18 @@ def setup_nltk(target: Path, source: Path | None) -> bool:
     complete = True
     for package in NLTK_PACKAGES:
         found, action = find_package(package), "present"
+        damaged = found if found is not None and zip_problem(found) else None
+        if damaged is not None:
+            # Replaced where it is (NLTK would keep finding the damaged copy first), or, failing
+            # that, reported: a damaged package must not pass as present.
+            print(f"  {damaged} is damaged ({zip_problem(damaged)}): replacing it")
+            try:
+                Path(damaged).unlink(missing_ok=True)
+            except OSError as error:
+                complete = False
+                _report("DAMAGED", package, None, f"{damaged}: cannot remove it ({error})")
+                continue
+            found = None
         if found is None and source is not None:
             packaged = _packaged(source, package)
             if packaged:

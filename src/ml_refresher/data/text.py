@@ -54,6 +54,18 @@ def load_imdb() -> TextDataset:
             rows = [json.loads(line) for line in file]
     except (OSError, EOFError, zlib.error, json.JSONDecodeError, UnicodeDecodeError) as error:
         raise DataCorruptError(path, f"not complete gzipped JSON lines: {error}") from error
+    for number, row in enumerate(rows, 1):
+        if not (
+            isinstance(row, dict)
+            and isinstance(row.get("text"), str)
+            and row.get("label") in (0, 1)
+            and not isinstance(row.get("label"), bool)
+        ):
+            raise DataCorruptError(
+                path, f'line {number} is not {{"text": <string>, "label": 0 or 1}}: {row!r:.80}'
+            )
+    if len({row["label"] for row in rows}) < 2:
+        raise DataCorruptError(path, f"{len(rows)} reviews, not both classes: cut short")
     texts = [row["text"] for row in rows]
     labels = np.array([row["label"] for row in rows], dtype=np.int64)
     # The file is sorted by label; the stratified split shuffles it.

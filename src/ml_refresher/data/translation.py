@@ -39,6 +39,8 @@ def load_translation_pairs(language: str = "fra") -> list[tuple[str, str]]:
                 path, f"line {number} has {len(fields)} tab-separated fields, not 3"
             )
         pairs.append((fields[0], fields[1]))
+    if not pairs:
+        raise DataCorruptError(path, f"{language}.txt holds no sentence pairs")
     return pairs
 
 
