@@ -107,8 +107,10 @@ def _kata_files(kata: registry.Kata, lesson: str) -> list[str]:
 
 
 def _same_api(kata: registry.Kata) -> list[str]:
-    if kata.kernel or kata.cuda_kernel or not (
-        kata.stub_path.is_file() and kata.reference_path.is_file()
+    if (
+        kata.kernel
+        or kata.cuda_kernel
+        or not (kata.stub_path.is_file() and kata.reference_path.is_file())
     ):
         return []
     stub, reference = public_api(kata.stub_path), public_api(kata.reference_path)
