@@ -157,6 +157,18 @@ def test_registry_refuses_bad_requirements(toy, tmp_path, capsys, requires, mess
     assert status == 2 and message in errors
 
 
+@pytest.mark.parametrize(
+    "broken", ["katas/00_toy/topic.toml", "solutions/00_toy/double.wrong.toml"]
+)
+def test_a_toml_syntax_error_names_the_file_and_line(toy, tmp_path, capsys, broken):
+    write, _, _ = toy
+    write(broken, 'title = "Toy\n')  # an unterminated string: the edit a teacher slips into
+    status, _, errors = check_command(tmp_path, capsys, ["verify", "--wrong"])
+    assert status == 2
+    assert f"{tmp_path / broken} is not valid TOML" in errors and "line 1" in errors
+    assert "Traceback" not in errors
+
+
 def test_requirements_are_transitive_and_in_curriculum_order(toy, tmp_path):
     _, topic, kata = toy
     topic(

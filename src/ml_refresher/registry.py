@@ -137,13 +137,21 @@ def _parse_kata(topic_id: str, raw: dict) -> Kata:
     return kata
 
 
+def read_toml(path: Path) -> dict:
+    """The TOML file at `path`; a syntax error (a teacher's edit) is a RegistryError naming the
+    file and the line, not a traceback from the parser."""
+    with path.open("rb") as f:
+        try:
+            return tomllib.load(f)
+        except tomllib.TOMLDecodeError as error:
+            raise RegistryError(f"{path} is not valid TOML: {error}") from None
+
+
 def _load_topic(topic_id: str) -> Topic:
     path = project_root() / "katas" / topic_id / "topic.toml"
-    try:
-        with path.open("rb") as f:
-            raw = tomllib.load(f)
-    except FileNotFoundError:
-        raise RegistryError(f"{REGISTRY_FILE} lists {topic_id}, but {path} is missing") from None
+    if not path.is_file():
+        raise RegistryError(f"{REGISTRY_FILE} lists {topic_id}, but {path} is missing")
+    raw = read_toml(path)
     return Topic(
         id=topic_id,
         title=raw["title"],
@@ -155,8 +163,8 @@ def _load_topic(topic_id: str) -> Topic:
 
 @functools.cache
 def topics() -> tuple[Topic, ...]:
-    with (project_root() / REGISTRY_FILE).open("rb") as f:
-        result = tuple(_load_topic(topic_id) for topic_id in tomllib.load(f)["topics"])
+    listed = read_toml(project_root() / REGISTRY_FILE)["topics"]
+    result = tuple(_load_topic(topic_id) for topic_id in listed)
     ids = [k.id for t in result for k in t.katas]
     duplicates = {i for i in ids if ids.count(i) > 1}
     if duplicates:

@@ -22,7 +22,6 @@ import json
 import shutil
 import tempfile
 import threading
-import tomllib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,8 +48,7 @@ def load(kata: registry.Kata) -> list[Wrong]:
     path = wrong_path(kata)
     if not path.is_file():
         return []
-    with path.open("rb") as f:
-        entries = tomllib.load(f).get("wrong", [])
+    entries = registry.read_toml(path).get("wrong", [])
     try:
         return [
             Wrong(e["name"], e["why"], tuple(tuple(pair) for pair in e["replace"]), e.get("file"))
