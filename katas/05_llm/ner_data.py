@@ -71,6 +71,14 @@ def train_wordpiece(word_lists: Iterable[Sequence[str]], vocab_size: int = 4000)
         vocab_size=vocab_size, special_tokens=list(SPECIAL_TOKENS), show_progress=False
     )
     tokenizer.train_from_iterator((" ".join(words) for words in word_lists), trainer=trainer)
+    # The trainer numbers the pieces in a hash map's order, different in every process
+    # (huggingface/tokenizers#1794), so the same seed would give each piece another embedding
+    # row from run to run. WordPiece encodes by longest match, whatever the ids: renumber the
+    # pieces in sorted order, specials first. (On rare count ties the same bug can still pick
+    # another piece; the tests' floors allow for that.)
+    pieces = sorted(set(tokenizer.get_vocab()) - set(SPECIAL_TOKENS))
+    vocab = {piece: i for i, piece in enumerate([*SPECIAL_TOKENS, *pieces])}
+    tokenizer.model = models.WordPiece(vocab, unk_token="[UNK]", max_input_chars_per_word=100)
     tokenizer.post_processor = processors.TemplateProcessing(
         single="[CLS] $A [SEP]", special_tokens=[("[CLS]", CLS_ID), ("[SEP]", SEP_ID)]
     )
