@@ -35,7 +35,7 @@
 # ruff: noqa: E402 (the kata modules are imported after setup(), cell by cell)
 from ml_refresher.notebooks import EXERCISE, check_exercise, save_figure, setup
 
-setup()
+setup("01_ml_basics")
 
 import matplotlib.pyplot as plt
 import numpy as np

@@ -31,7 +31,7 @@
 # ruff: noqa: E402 (the kata modules are imported after setup(), cell by cell)
 from ml_refresher.notebooks import EXERCISE, check_exercise, setup
 
-setup()
+setup("02_deep_learning")
 
 import matplotlib.pyplot as plt
 import numpy as np

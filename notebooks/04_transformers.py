@@ -32,7 +32,7 @@
 # ruff: noqa: E402 (the kata modules are imported after setup(), cell by cell)
 from ml_refresher.notebooks import EXERCISE, check_exercise, save_figure, setup
 
-setup()
+setup("04_transformers")
 
 import matplotlib.pyplot as plt
 import torch

@@ -34,7 +34,7 @@
 # ruff: noqa: E402 (the kata modules are imported after setup(), cell by cell)
 from ml_refresher.notebooks import EXERCISE, check_exercise, save_figure, setup
 
-setup()
+setup("06_kernels")
 
 import time
 

@@ -17,6 +17,7 @@ pytest.importorskip("ipykernel")
 
 TIMEOUT = 120  # seconds per notebook; each takes a few seconds on a quiet machine
 TOPICS = notebooks.notebook_topics()
+NEEDS = {"07_gpu_kernels": "triton"}  # an optional dependency (Linux x86-64 only)
 
 
 def execute(topic: str):
@@ -46,12 +47,15 @@ def offline_env(monkeypatch):
     return monkeypatch
 
 
-def test_there_are_notebooks():
-    assert "01_ml_basics" in TOPICS and "06_kernels" in TOPICS, TOPICS
+def test_every_ready_topic_has_a_notebook():
+    ready = [t.id for t in registry.topics() if t.ready]
+    assert ready and TOPICS == ready, f"topics with a notebook {TOPICS}, ready topics {ready}"
 
 
 @pytest.mark.parametrize("topic", TOPICS)
 def test_notebook_runs_on_the_reference(topic, offline_env):
+    if topic in NEEDS:
+        pytest.importorskip(NEEDS[topic])
     offline_env.setenv(impl.IMPL_ENV, "solutions")
     start = time.perf_counter()
     notebook, texts = execute(topic)  # a cell that raises fails here, with its traceback
@@ -75,14 +79,17 @@ def test_notebook_runs_on_the_reference(topic, offline_env):
     print(f"{topic}: {seconds:.1f} s")
 
 
+def skip_unless_stubs_untouched(*kata_ids: str) -> None:
+    if any(
+        "raise NotImplementedError" not in registry.kata(k).stub_path.read_text() for k in kata_ids
+    ):
+        pytest.skip(f"the stubs of {', '.join(kata_ids)} are not untouched in this checkout")
+
+
 def test_notebook_on_the_stubs_says_which_kata_to_finish(offline_env):
     """Untouched stubs (the learner's default): every kata cell prints its one line, the
     exercises say "not done yet", and the notebook still runs to the end."""
-    if any(
-        not impl.uses_reference(k) and "raise NotImplementedError" not in k.stub_path.read_text()
-        for k in registry.topic_of(registry.kata("kmeans")).katas
-    ):
-        pytest.skip("01_ml_basics' stubs are not untouched in this checkout")
+    skip_unless_stubs_untouched(*(k.id for k in registry.topic_of(registry.kata("kmeans")).katas))
     offline_env.setenv(impl.IMPL_ENV, "learner")
     _, texts = execute("01_ml_basics")
     output = "\n".join(texts)
@@ -91,6 +98,54 @@ def test_notebook_on_the_stubs_says_which_kata_to_finish(offline_env):
         assert f"finish kata {kata} first" in output and expected in output, output
     assert output.count("exercise not done yet") == 2, output
     assert "Traceback" not in output
+
+
+def test_triton_notebook_on_the_stubs_says_which_kernel_to_finish(offline_env):
+    """07_gpu_kernels on untouched stubs: one line per Triton kata, the online-softmax replay
+    (which needs no kata) still draws its figure, and no GPU is needed."""
+    pytest.importorskip("triton")
+    triton_katas = ["triton_softmax", "triton_matmul", "triton_layernorm", "triton_flash_attention"]
+    skip_unless_stubs_untouched(*triton_katas)
+    offline_env.setenv(impl.IMPL_ENV, "learner")
+    notebook, texts = execute("07_gpu_kernels")
+    output = "\n".join(texts)
+    for kata in triton_katas:
+        expected = f"ML_REFRESHER_USE_REFERENCE={kata} kata notebook 07_gpu_kernels"
+        assert f"finish kata {kata} first" in output and expected in output, output
+    assert output.count("exercise not done yet") == 2, output
+    assert "Traceback" not in output
+    images = sum(
+        "image/png" in out.get("data", {}) for c in notebook.cells for out in c.get("outputs", [])
+    )
+    assert images == 1, f"the online-softmax figure should not need a kata; {images} figures"
+
+
+def test_notebook_names_the_unfinished_requirement(offline_env):
+    """The reference GPT on the learner's unfinished attention (05_llm requires 04's): the cell
+    names the attention kata, not the GPT."""
+    skip_unless_stubs_untouched("attention")
+    offline_env.setenv(impl.IMPL_ENV, "learner")
+    offline_env.setenv(impl.USE_REFERENCE_ENV, "gpt")
+    _, texts = execute("05_llm")
+    output = "\n".join(texts)
+    assert "finish kata attention first" in output, output
+    assert "finish kata gpt first" not in output, output
+    assert "ML_REFRESHER_USE_REFERENCE=gpt,attention kata notebook 05_llm" in output, output
+    assert "Traceback" not in output
+
+
+def test_triton_interpreter_is_chosen_without_a_gpu(monkeypatch):
+    """One switch for the pytest plugin and the notebooks: interpret without /dev/nvidiactl, and
+    never override a TRITON_INTERPRET the learner set."""
+    monkeypatch.delenv(registry.TRITON_INTERPRET_ENV, raising=False)
+    monkeypatch.setattr(registry, "nvidia_gpu_present", lambda: True)
+    assert notebooks.use_triton_interpreter_without_gpu() is False
+    assert registry.TRITON_INTERPRET_ENV not in os.environ
+    monkeypatch.setattr(registry, "nvidia_gpu_present", lambda: False)
+    assert notebooks.use_triton_interpreter_without_gpu() is True
+    assert os.environ[registry.TRITON_INTERPRET_ENV] == "1"
+    monkeypatch.setenv(registry.TRITON_INTERPRET_ENV, "0")  # the learner forces compiling
+    assert notebooks.use_triton_interpreter_without_gpu() is False
 
 
 def test_unfinished_line_names_the_kata_and_the_reference():
@@ -105,6 +160,17 @@ def test_unfinished_line_names_the_kata_and_the_reference():
         NotImplementedError("kernels/matmul.cpp: matmul is not implemented yet")
     )
     assert kernel.startswith("finish kata matmul first"), kernel
+
+
+def test_unfinished_line_reopens_this_notebook_keeping_the_chosen_references(monkeypatch):
+    """In 05 with the reference GPT, the unfinished kata is 04's attention: the way out is 05
+    again with both references, not 04's notebook without the GPT."""
+    monkeypatch.setenv(impl.USE_REFERENCE_ENV, "gpt")
+    monkeypatch.setattr(notebooks, "_notebook_topic", "05_llm")
+    line = notebooks.unfinished_line(
+        NotImplementedError("katas/04_transformers/attention.py: write attention()")
+    )
+    assert line.endswith("ML_REFRESHER_USE_REFERENCE=gpt,attention kata notebook 05_llm"), line
     assert notebooks.unfinished_line(NotImplementedError("something else")) == (
         "not implemented: something else"
     )

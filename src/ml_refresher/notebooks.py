@@ -27,6 +27,11 @@ from pathlib import Path
 
 from ml_refresher import impl, registry
 
+# The tests' rule, for the 07 notebook's first cell.
+from ml_refresher.registry import (
+    use_triton_interpreter_without_gpu as use_triton_interpreter_without_gpu,
+)
+
 NOTEBOOK_DIR = Path("notebooks")
 ANSWER_DIR = Path("solutions") / "notebooks"
 EXERCISE = "exercise: replace this line with your code"  # what an unanswered exercise raises
@@ -134,9 +139,11 @@ def unfinished_line(error: BaseException) -> str:
     kata = kata_of_message(message)
     if kata is None:
         return f"not implemented: {message}"
+    # Reopen this notebook (not the kata's own topic's) with the references already chosen kept.
+    references = ",".join([*sorted(impl.katas_on_reference() - {kata.id}), kata.id])
     return (
         f"finish kata {kata.id} first ({message}); or look at the reference instead: "
-        f"ML_REFRESHER_USE_REFERENCE={kata.id} kata notebook {kata.topic}"
+        f"{impl.USE_REFERENCE_ENV}={references} kata notebook {_notebook_topic or kata.topic}"
     )
 
 
@@ -181,9 +188,15 @@ def catching_unfinished(shell) -> bool:
     return any(isinstance(t, _CatchUnfinished) for t in shell.ast_transformers)
 
 
-def setup(quiet: bool = False) -> None:
-    """A notebook's first cell: kata imports resolve as in the tests; a cell that reaches an
-    unfinished stub prints one line instead of a traceback and ends "ok", so Run All goes on."""
+_notebook_topic: str | None = None  # the notebook being run, named by its setup() call
+
+
+def setup(topic: str | None = None, quiet: bool = False) -> None:
+    """A notebook's first cell (`setup("01_ml_basics")`): kata imports resolve as in the tests;
+    a cell that reaches an unfinished stub prints one line instead of a traceback and ends "ok",
+    so Run All goes on, and the line says how to reopen this notebook on the reference."""
+    global _notebook_topic
+    _notebook_topic = topic
     root = registry.project_root()
     os.chdir(root)  # data paths, out/ and docs/ are relative to the checkout, as in the tests
     impl.install_finder()

@@ -54,10 +54,7 @@ def pytest_configure(config: pytest.Config) -> None:
     # busy-wait for a core another process holds can make a 15 s topic take minutes. One thread
     # unless the learner says otherwise (set before any test module imports torch).
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-    # Triton kernels need an NVIDIA GPU; without one, Triton's interpreter runs them on CPU
-    # tensors (slowly, hence the katas' small test sizes). Read when triton is first imported.
-    if not Path("/dev/nvidiactl").exists():
-        os.environ.setdefault("TRITON_INTERPRET", "1")
+    registry.use_triton_interpreter_without_gpu()  # before a test module imports triton
     chosen_impl = config.getoption("impl")
     gate = config.getoption("gate")
     if gate:

@@ -234,6 +234,25 @@ def _machine_has(need: str) -> bool:
     return torch.cuda.is_available()
 
 
+TRITON_INTERPRET_ENV = "TRITON_INTERPRET"
+
+
+def nvidia_gpu_present() -> bool:
+    """True when an NVIDIA driver is loaded (its control device exists)."""
+    return Path("/dev/nvidiactl").exists()
+
+
+def use_triton_interpreter_without_gpu() -> bool:
+    """Triton kernels need an NVIDIA GPU; without one, TRITON_INTERPRET=1 makes Triton's
+    interpreter run them on CPU tensors (slowly, hence the katas' small sizes), unless the
+    learner set it. @triton.jit reads it when a kernel is defined: call this before importing a
+    kernel module (the pytest plugin at start-up, a notebook in its first cell). True when
+    kernels defined from now on are interpreted."""
+    if not nvidia_gpu_present():
+        os.environ.setdefault(TRITON_INTERPRET_ENV, "1")
+    return os.environ.get(TRITON_INTERPRET_ENV) == "1"
+
+
 def unmet_needs(k: Kata) -> list[str]:
     """Why kata k's tests cannot run on this machine (NEEDS' texts), or [] when they can."""
     return [NEEDS[need] for need in k.needs if not _machine_has(need)]
