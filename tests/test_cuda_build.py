@@ -36,7 +36,8 @@ without_gpu = pytest.mark.skipif(
 
 
 def test_the_cuda_katas_are_registered():
-    assert {k.id for k in CUDA_KATAS} >= {"cuda_matmul", "cuda_softmax", "cuda_flash_attention"}
+    ids = {"cuda_matmul", "cuda_softmax", "cuda_flash_attention", "cuda_conv2d"}
+    assert {k.id for k in CUDA_KATAS} >= ids
     for kata in CUDA_KATAS:
         assert kata.needs == ("gpu",), kata.id
         assert kata.stub_path.is_file() and kata.reference_path.is_file(), kata.id
@@ -103,6 +104,10 @@ def test_the_front_end_names_the_argument():
         cuda_kernels.attention(
             torch.ones(1, 1, 2, 4), torch.ones(1, 1, 3, 4), torch.ones(1, 1, 3, 4)
         )
+    with pytest.raises(ValueError, match="x must be a CUDA tensor"):
+        cuda_kernels.conv2d(torch.ones(1, 1, 3, 3), torch.ones(1, 1, 2, 2))
+    with pytest.raises(TypeError, match="x must be a torch.Tensor"):
+        cuda_kernels.conv2d([[1.0]], torch.ones(1, 1, 2, 2))
 
 
 @without_gpu
@@ -125,3 +130,5 @@ def test_the_compiled_modules_refuse_without_a_device(which):
     if which == "reference":
         with pytest.raises(RuntimeError, match="no CUDA device"):
             module.matmul(1, 2, 3, 1, 1, 1)
+        with pytest.raises(RuntimeError, match="no CUDA device"):
+            module.conv2d_nchw(1, 2, 0, 3, 1, 1, 3, 3, 1, 2, 2)

@@ -15,6 +15,7 @@
 
 namespace cuda_kernels {
 
+using kernels::conv2d_shape;
 using kernels::not_implemented;
 
 // c (m x n) = a (m x k) @ b (k x n).
@@ -35,5 +36,11 @@ void softmax_rows(const float* x, float* y, int64_t rows, int64_t cols, cudaStre
 // query i when j > i (torch's top-left alignment when t != s).
 void flash_attention(const float* q, const float* k, const float* v, float* out, int64_t bh,
                      int64_t t, int64_t s, int64_t d, bool causal, cudaStream_t stream);
+
+// out (n, o, oh, ow) = conv2d(x (n, c, h, w), weight (o, c, kh, kw)) + bias (o,), zero padding,
+// as kernels::conv2d_nchw (kernels.h, which defines conv2d_shape and the output size); bias may
+// be nullptr. x, weight, bias and out are NCHW / OIHW, contiguous.
+void conv2d_nchw(const float* x, const float* weight, const float* bias, float* out,
+                 const conv2d_shape& shape, cudaStream_t stream);
 
 }  // namespace cuda_kernels

@@ -9,6 +9,7 @@
 // on the given stream; a bad launch (e.g. a grid too large) is a RuntimeError.
 #include <pybind11/pybind11.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <stdexcept>
 #include <string>
@@ -120,6 +121,37 @@ void flash_attention(std::uintptr_t q, std::uintptr_t k, std::uintptr_t v, std::
 }
 #endif
 
+#if !defined(CUDA_KERNELS_ONLY) || defined(CUDA_KERNELS_ONLY_CONV2D_NCHW)
+// x (n, c, h, w), weight (o, c, kh, kw), bias (o,) or 0 for none, out (n, o, oh, ow); the output
+// size follows from the others, as in the CPU kernel's bindings (kernels_module.cpp).
+void conv2d_nchw(std::uintptr_t x, std::uintptr_t weight, std::uintptr_t bias, std::uintptr_t out,
+                 int64_t n, int64_t c, int64_t h, int64_t w, int64_t o, int64_t kh, int64_t kw,
+                 int64_t stride, int64_t padding, std::uintptr_t stream) {
+  require_device();
+  require_size(n, "n"), require_size(c, "c"), require_size(h, "h"), require_size(w, "w");
+  require_size(o, "o"), require_size(kh, "kh"), require_size(kw, "kw");
+  require_size(stride, "stride");
+  // Padding of a whole kernel side or more only adds outputs that see nothing but zeros.
+  if (padding < 0 || padding >= std::min(kh, kw)) {
+    throw py::value_error("padding must be in [0, " + std::to_string(std::min(kh, kw)) +
+                          ") for a " + std::to_string(kh) + "x" + std::to_string(kw) +
+                          " kernel, got " + std::to_string(padding));
+  }
+  if (h + 2 * padding < kh || w + 2 * padding < kw) {
+    throw py::value_error("the kernel is larger than the image padded by " +
+                          std::to_string(padding));
+  }
+  const int64_t oh = (h + 2 * padding - kh) / stride + 1, ow = (w + 2 * padding - kw) / stride + 1;
+  const kernels::conv2d_shape shape{n, c, h, w, o, kh, kw, stride, padding, oh, ow};
+  const float* x_ptr = device_pointer<const float>(x, "x");
+  const float* w_ptr = device_pointer<const float>(weight, "weight");
+  const float* b_ptr = bias == 0 ? nullptr : device_pointer<const float>(bias, "bias");
+  float* out_ptr = device_pointer<float>(out, "out");
+  cuda_kernels::conv2d_nchw(x_ptr, w_ptr, b_ptr, out_ptr, shape, as_stream(stream));
+  check_launch("conv2d_nchw");
+}
+#endif
+
 int device_count() {
   int count = 0;
   if (cudaGetDeviceCount(&count) != cudaSuccess) {
@@ -133,8 +165,8 @@ int device_count() {
 
 PYBIND11_MODULE(KERNELS_MODULE_NAME, m) {
   m.doc() =
-      "float32 CUDA kernels (matmul, softmax, attention) on device pointers; call them through "
-      "ml_refresher.cuda_kernels, which takes torch CUDA tensors";
+      "float32 CUDA kernels (matmul, softmax, attention, conv2d) on device pointers; call them "
+      "through ml_refresher.cuda_kernels, which takes torch CUDA tensors";
   py::register_local_exception_translator([](std::exception_ptr p) {
     try {
       if (p) std::rethrow_exception(p);
@@ -157,6 +189,13 @@ PYBIND11_MODULE(KERNELS_MODULE_NAME, m) {
         py::arg("out"), py::arg("bh"), py::arg("t"), py::arg("s"), py::arg("d"),
         py::arg("causal") = false, py::arg("stream") = 0,
         "out (bh, t, d) = softmax(q k^T / sqrt(d)) v, q (bh, t, d), k and v (bh, s, d)");
+#endif
+#if !defined(CUDA_KERNELS_ONLY) || defined(CUDA_KERNELS_ONLY_CONV2D_NCHW)
+  m.def("conv2d_nchw", &conv2d_nchw, py::arg("x"), py::arg("weight"), py::arg("bias"),
+        py::arg("out"), py::arg("n"), py::arg("c"), py::arg("h"), py::arg("w"), py::arg("o"),
+        py::arg("kh"), py::arg("kw"), py::arg("stride") = 1, py::arg("padding") = 0,
+        py::arg("stream") = 0,
+        "out (n, o, oh, ow) = conv2d(x (n, c, h, w), weight (o, c, kh, kw)) + bias (o,) (0: none)");
 #endif
   m.def("device_count", &device_count, "CUDA devices this process sees (0 without a GPU)");
 }

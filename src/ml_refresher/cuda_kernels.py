@@ -10,6 +10,7 @@ tensors; the kernels run asynchronously on torch's current stream, like torch's 
 
 from __future__ import annotations
 
+import numbers
 import warnings
 from pathlib import Path
 
@@ -26,6 +27,7 @@ KATAS = {
     "matmul": "cuda_matmul",
     "softmax_rows": "cuda_softmax",
     "flash_attention": "cuda_flash_attention",
+    "conv2d_nchw": "cuda_conv2d",
 }
 FLASH_D_MAX = 128  # as kernels/cuda/cuda_kernels.h
 
@@ -124,6 +126,12 @@ def _same_device(**tensors) -> None:
         raise ValueError(f"the inputs must be on one device, got {listed}")
 
 
+def _int(value, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
+    return int(value)
+
+
 def _stream(device) -> int:
     import torch
 
@@ -208,4 +216,66 @@ def attention(q, k, v, *, causal: bool = False):
     return out
 
 
-__all__ = ["NO_DEVICE", "KernelBuildError", "attention", "matmul", "softmax"]
+def conv2d(x, weight, bias=None, *, stride: int = 1, padding: int = 0):
+    """2-D convolution (cross-correlation, as torch), zero padding, 0 <= padding < kernel size.
+    x: (n, c, h, w), weight: (o, c, kh, kw), bias: (o,) or None, float32 CUDA tensors
+    -> (n, o, (h + 2*padding - kh) // stride + 1, (w + 2*padding - kw) // stride + 1).
+    The same arguments and checks as ml_refresher.kernels.conv2d, the CPU kernel."""
+    __tracebackhide__ = True
+    import torch
+
+    x, weight = _checked(x, "x", 4), _checked(weight, "weight", 4)
+    tensors = {"x": x, "weight": weight}
+    if bias is not None:
+        tensors["bias"] = bias = _checked(bias, "bias", 1)
+    _same_device(**tensors)
+    stride, padding = _int(stride, "stride"), _int(padding, "padding")
+    (n, c, h, w), (o, c_w, kh, kw) = x.shape, weight.shape
+    if c_w != c:
+        raise ValueError(
+            f"weight's input channels differ from x's: x is {tuple(x.shape)} (n, c, h, w), "
+            f"weight is {tuple(weight.shape)} (o, c, kh, kw)"
+        )
+    if stride < 1:
+        raise ValueError(f"stride must be >= 1, got {stride}")
+    # Padding of a whole kernel side or more only adds outputs that see nothing but zeros.
+    if not 0 <= padding < min(kh, kw):
+        raise ValueError(
+            f"padding must be in [0, {min(kh, kw)}) for a {kh}x{kw} kernel, got {padding}"
+        )
+    if h + 2 * padding < kh or w + 2 * padding < kw:
+        raise ValueError(
+            f"weight's kernel is larger than x padded by {padding}: weight is "
+            f"{tuple(weight.shape)} (o, c, kh, kw), x is {tuple(x.shape)} (n, c, h, w)"
+        )
+    if bias is not None and bias.shape[0] != o:
+        raise ValueError(
+            f"bias must have one value per output channel: weight is {tuple(weight.shape)}, "
+            f"bias is {tuple(bias.shape)}"
+        )
+    if o > 64 * 65535:  # the grid's y dimension, one block per 64 channels
+        raise ValueError(f"weight must have at most {64 * 65535} output channels, got {o}")
+    oh, ow = (h + 2 * padding - kh) // stride + 1, (w + 2 * padding - kw) // stride + 1
+    module = _module_for("conv2d_nchw")
+    with torch.cuda.device(x.device):
+        out = torch.empty((n, o, oh, ow), dtype=torch.float32, device=x.device)
+        module.conv2d_nchw(
+            x.data_ptr(),
+            weight.data_ptr(),
+            0 if bias is None else bias.data_ptr(),
+            out.data_ptr(),
+            n,
+            c,
+            h,
+            w,
+            o,
+            kh,
+            kw,
+            stride,
+            padding,
+            _stream(x.device),
+        )
+    return out
+
+
+__all__ = ["NO_DEVICE", "KernelBuildError", "attention", "conv2d", "matmul", "softmax"]
