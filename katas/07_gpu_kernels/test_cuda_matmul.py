@@ -152,6 +152,9 @@ def test_matmul_runs_on_the_current_stream():
 
 def test_matmul_rejects_bad_input():
     a, b = random_matrix(4, 3, 0), random_matrix(3, 2, 1)
+    # The good call first: on the stub this test then stops at NotImplementedError, as every
+    # kata test must, instead of passing on checks that the front end makes, not the kernel.
+    assert_shape(cuda_kernels.matmul(a, b), (4, 2), "matmul (4x3) @ (3x2)")
     with pytest.raises(TypeError, match="a"):
         cuda_kernels.matmul(a.tolist(), b)
     with pytest.raises(TypeError, match="b .*float32"):
