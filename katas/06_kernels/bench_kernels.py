@@ -15,7 +15,9 @@ that stopped them (ml_refresher.bench.size_skip_reason). Nothing starts after th
 Environment (set by `kata bench`): ML_REFRESHER_BENCH_QUICK=1 for small sizes,
 ML_REFRESHER_BENCH_THREADS="1,2" for the thread counts (default: 1 and every core),
 ML_REFRESHER_BENCH_CALL_BUDGET (seconds, default 2), ML_REFRESHER_BENCH_DEADLINE (a time.time()),
-ML_REFRESHER_BENCH_ROWS (a file that gets one JSON line per finished or skipped run).
+ML_REFRESHER_BENCH_ROWS (a file that gets one JSON line per finished or skipped run),
+ML_REFRESHER_BENCH_STEP=N to time step N of the lesson's matmul ladder (solutions/kernels/steps/)
+as "ours" instead of the learner's matmul (`kata bench --step N`).
 """
 
 import functools
@@ -39,6 +41,7 @@ THREADS = [int(t) for t in os.environ.get(bench.THREADS_ENV, "").split(",") if t
 CALL_BUDGET = float(os.environ.get(bench.CALL_BUDGET_ENV) or bench.CALL_BUDGET)
 DEADLINE = float(os.environ.get(bench.DEADLINE_ENV) or "inf")
 ROWS = os.environ.get(bench.ROWS_ENV)
+STEP = int(os.environ.get(bench.STEP_ENV) or 0)
 # The kata (and module) behind each kernel of the table.
 KERNEL_MODULES = {
     "matmul": "matmul",
@@ -68,13 +71,28 @@ def rand(*shape):
     return np.random.default_rng(0).standard_normal(shape).astype(np.float32)
 
 
+@functools.cache
+def ours_module(kernel):
+    """The module "ours" calls: a step of the matmul ladder when one is asked for, else the one
+    ml_refresher.kernels uses (the learner's, compiled on first use, or the reference)."""
+    if STEP and kernel == "matmul":
+        return bench.build_step(STEP)
+    return kernels._module_for(KERNEL_MODULES[kernel])
+
+
+def our_matmul(a, b, threads):
+    if STEP:  # the step's bindings directly: a and b are already contiguous float32
+        return ours_module("matmul").matmul(a, b, threads)
+    return kernels.matmul(a, b, threads=threads)
+
+
 def matmul_case(n):
     a, b = rand(n, n), rand(n, n)
     ta, tb = torch.from_numpy(a), torch.from_numpy(b)
     return Case(
         "matmul",
         f"{n}x{n} @ {n}x{n}",
-        lambda t: kernels.matmul(a, b, threads=t),
+        lambda t: our_matmul(a, b, t),
         {"torch.matmul": lambda: ta @ tb},
         flops=2.0 * n**3,
     )
@@ -225,7 +243,7 @@ def test_benchmark(benchmark, torch_threads, name, threads, impl, order):
             _group_skips[(name, threads)] = reason
             _skip(info, "ladder", reason)
         try:  # compile the learner's kernel (first use) before anything is timed
-            kernels._module_for(KERNEL_MODULES[c.kernel])
+            ours_module(c.kernel)
         except KernelBuildError as error:
             _skip(info, "build_error", f"did not compile: {str(error).splitlines()[0]}")
         run = functools.partial(c.ours, threads)

@@ -14,7 +14,12 @@ is stopped a minute after it. Rows are printed as they finish.
 Trustworthy: a row whose rounds disagree, that ran while the load average exceeded the cores, or
 where torch at N threads was slower than torch at 1 shows "unreliable (why)" instead of a ratio.
 The JSON (pytest-benchmark's, plus `machine`, `limits`, `skipped` and `budget`) is saved under
-.kata/bench/; compare two runs with `pytest-benchmark compare A.json B.json`.
+.kata/bench/, written whole or not at all (state.write_atomically); compare two runs with
+`pytest-benchmark compare A.json B.json`.
+
+The matmul ladder: `--step N` times one step of the lesson's ladder (solutions/kernels/steps/,
+1 naive ... 6 the reference) in place of the learner's matmul, built like a learner's kernel in
+a build directory of its own; `--step all` runs the six in turn and prints one table of them.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from importlib import metadata
 from pathlib import Path
 
 from ml_refresher import impl, registry
+from ml_refresher.state import write_atomically
 
 BENCH_FILE = Path("katas") / "06_kernels" / "bench_kernels.py"
 LIMITS_SOURCE = Path("src") / "bindings" / "machine_limits.cpp"
@@ -44,6 +50,7 @@ ROWS_ENV = "ML_REFRESHER_BENCH_ROWS"  # JSON lines, one per finished or skipped 
 DEADLINE_ENV = "ML_REFRESHER_BENCH_DEADLINE"  # time.time() after which no run starts
 CALL_BUDGET_ENV = "ML_REFRESHER_BENCH_CALL_BUDGET"  # seconds one call of ours may take
 BUDGET_ENV = "ML_REFRESHER_BENCH_BUDGET"  # the whole run's seconds (default below)
+STEP_ENV = "ML_REFRESHER_BENCH_STEP"  # a matmul ladder step, timed in place of the learner's
 
 CALL_BUDGET = 2.0  # seconds: "a few seconds" a call, beyond that the larger sizes are skipped
 PREDICTED_CALLS = 3.0  # skip a size predicted to take more than this many call budgets
@@ -51,6 +58,62 @@ RUN_BUDGET = {True: 120.0, False: 600.0}  # quick, full: seconds for the whole r
 HARD_STOP_GRACE = 60.0  # the run is killed this long after its budget (a row already running)
 MAX_SPREAD = 1.5  # median / fastest round above this: the rounds disagree
 ISA_FLAGS = ("avx2", "avx512f", "fma")
+
+
+# The lesson's matmul ladder (katas/06_kernels/README.md, matmul steps): one idea per file.
+STEPS_DIR = Path("solutions") / "kernels" / "steps"
+STEPS = {
+    1: ("naive i-j-p", "matmul_1_naive.cpp"),
+    2: ("loop order i-p-j", "matmul_2_loop_order.cpp"),
+    3: ("cache blocking", "matmul_3_blocking.cpp"),
+    4: ("packing B", "matmul_4_packing.cpp"),
+    5: ("micro-kernel", "matmul_5_microkernel.cpp"),
+    6: ("threads: the reference", "matmul_6_threads.cpp"),
+}
+
+
+# --- the matmul ladder's steps ----------------------------------------------------------------
+
+
+def parse_steps(text: str) -> list[int]:
+    """`--step`'s value: "all", or one step number. ValueError naming the valid range."""
+    if text.strip().lower() == "all":
+        return list(STEPS)
+    names = ", ".join(f"{n} {name}" for n, (name, _) in STEPS.items())
+    try:
+        step = int(text)
+    except ValueError:
+        step = None
+    if step not in STEPS:
+        raise ValueError(
+            f"--step must be 1 to {len(STEPS)} or 'all', got {text!r}; the matmul ladder's "
+            f"steps: {names}"
+        )
+    return [step]
+
+
+def step_info(step: int) -> dict:
+    """What a report records of the step it timed: number, name, source file."""
+    name, file = STEPS[step]
+    return {"step": step, "of": len(STEPS), "name": name, "source": str(STEPS_DIR / file)}
+
+
+def build_step(step: int):
+    """Compile (if needed) and import one step of the matmul ladder through the learner's build
+    (ml_refresher.kernel_build), in build/matmul-steps/step-<N>/. The learner's build compiles
+    <dir>/matmul.cpp, so that file there is one line including the step's source: an edit of
+    the step (or of what it includes) rebuilds it, and nothing is copied."""
+    from ml_refresher import kernel_build
+
+    root = registry.project_root()
+    source = root / STEPS_DIR / STEPS[step][1]
+    build_dir = root / "build" / "matmul-steps" / f"step-{step}"
+    build_dir.mkdir(parents=True, exist_ok=True)
+    wrapper = build_dir / "matmul.cpp"
+    text = f'// matmul ladder step {step}, built as a learner\'s kernel\n#include "{source}"\n'
+    if not wrapper.exists() or wrapper.read_text() != text:  # unchanged: ninja has nothing to do
+        write_atomically(wrapper, text)
+    return kernel_build.build("matmul", source_dir=build_dir, build_root=build_dir)
 
 
 # --- the size ladder (pure: bench_kernels.py asks it before each size) -----------------------
@@ -229,11 +292,16 @@ def run(
     keyword: str | None,
     budget: float | None = None,
     call_budget: float | None = None,
+    step: int | None = None,
 ) -> int:
+    """One bench run: prints the rows as they finish, then the table; saves the JSON to `out`.
+    `step`: time that step of the matmul ladder instead of `implementation`'s kernels (matmul
+    rows only). Returns the exit status."""
     root = registry.project_root()
     if out is None:
         stamp = time.strftime("%Y%m%d-%H%M%S")
-        out = root / ".kata" / "bench" / f"{implementation}-{'quick-' if quick else ''}{stamp}.json"
+        who = f"matmul-step{step}" if step else implementation
+        out = root / ".kata" / "bench" / f"{who}-{'quick-' if quick else ''}{stamp}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     threads = list(dict.fromkeys(threads or [1, cores()]))
     budget = budget or float(os.environ.get(BUDGET_ENV) or RUN_BUDGET[quick])
@@ -241,9 +309,15 @@ def run(
     rows_path = out.with_name(out.stem + ".rows.jsonl")
     rows_path.unlink(missing_ok=True)
     log_path = out.with_name(out.stem + ".log")
+    # pytest-benchmark writes its JSON in place; it goes to a scratch file, and `out` is written
+    # once, whole, with the fields added here.
+    raw_path = out.with_name(f".{out.stem}.pytest-benchmark.json")
+    if step:
+        keyword = f"matmul and ({keyword})" if keyword else "matmul"
+    what = f"{_step_line(step_info(step))}," if step else f"the {implementation} kernels"
 
     print(
-        f"benchmarking the {implementation} kernels against torch "
+        f"benchmarking {what} against torch "
         f"({'quick sizes' if quick else 'full sizes'}, at most {budget:.0f} s; a call over "
         f"{call_budget:g} s skips the larger sizes of that kernel)",
         flush=True,
@@ -255,6 +329,9 @@ def run(
 
     env = dict(os.environ, **{impl.IMPL_ENV: implementation})
     env.pop(impl.USE_REFERENCE_ENV, None)
+    env.pop(STEP_ENV, None)
+    if step:
+        env[STEP_ENV] = str(step)
     start = time.time()
     env.update(
         {
@@ -269,10 +346,10 @@ def run(
     # test, and the implementation is chosen through the environment instead. -rs: the skip
     # reasons in the log too.
     command = [sys.executable, "-m", "pytest", str(root / BENCH_FILE), "-p", "no:ml_refresher"]
-    command += ["-p", "no:cacheprovider", "-q", "-rs", f"--benchmark-json={out}"]
+    command += ["-p", "no:cacheprovider", "-q", "-rs", f"--benchmark-json={raw_path}"]
     if keyword:
         command += ["-k", keyword]
-    out.unlink(missing_ok=True)
+    raw_path.unlink(missing_ok=True)
     stopped = False
     with log_path.open("w") as log:
         process = subprocess.Popen(
@@ -288,7 +365,7 @@ def run(
                 stopped = True
         _print_progress(rows_path, seen)
     rows = _read_rows(rows_path)
-    report = json.loads(out.read_text()) if out.exists() else {"benchmarks": []}
+    report = json.loads(raw_path.read_text()) if raw_path.exists() else {"benchmarks": []}
     # Rows pytest-benchmark does not have: those measured by their one slow call, and all of them
     # when the run was stopped before pytest-benchmark wrote its JSON.
     have = {bench["extra_info"].get("order") for bench in report["benchmarks"]}
@@ -304,8 +381,11 @@ def run(
     )
     if stopped:
         report["budget"]["stopped"] = True
-    out.write_text(json.dumps(report, indent=2))
+    if step:
+        report["step"] = step_info(step)
+    write_atomically(out, json.dumps(report, indent=2))
     rows_path.unlink(missing_ok=True)
+    raw_path.unlink(missing_ok=True)
 
     if process.returncode not in (0, 5) and not stopped:
         print(log_path.read_text()[-4000:])
@@ -324,6 +404,83 @@ def run(
         print(f"stopped: the run went {HARD_STOP_GRACE:.0f} s past its budget of {budget:.0f} s")
     print(f"\nsaved {out} (pytest's log: {log_path.name})")
     return 0 if process.returncode in (0, 5) or stopped else process.returncode
+
+
+def run_steps(steps: list[int], quick: bool, threads, out: Path | None, keyword, **budgets) -> int:
+    """`kata bench --step`: each step of the matmul ladder in turn (its own JSON, `out` with
+    -step<N> added when several), then, for several, one table of all of them. The exit status
+    is the first non-zero one."""
+    reports, status = [], 0
+    for step in steps:
+        if out is not None and len(steps) > 1:
+            path = out.with_name(f"{out.stem}-step{step}{out.suffix or '.json'}")
+        elif out is not None:
+            path = out
+        else:
+            stamp = time.strftime("%Y%m%d-%H%M%S")
+            name = f"matmul-step{step}-{'quick-' if quick else ''}{stamp}.json"
+            path = registry.project_root() / ".kata" / "bench" / name
+        code = run("learner", quick, threads, path, keyword, step=step, **budgets)
+        status = status or code
+        if path.exists():
+            reports.append(json.loads(path.read_text()))
+        if len(steps) > 1:
+            print()
+    if len(steps) > 1:
+        print(ladder_table(reports))
+    return status
+
+
+def ladder_table(reports: list[dict]) -> str:
+    """The steps of the matmul ladder side by side: per step, size and threads, our time and rate
+    and % of the limit, torch's time, and the ratio (or why it is unreliable, or the skip)."""
+    header = (
+        f"{'step':<28} {'size':<22} {'thr':>3} {'ms':>9} {'rate':>13} {'%lim':>5}  "
+        f"{'torch ms':>9}  vs torch"
+    )
+    lines = ["matmul ladder (fastest round of each)", header, "-" * (len(header) + 10)]
+    for report in reports:
+        step, limits = report.get("step") or {}, report.get("limits") or {}
+        cores = (report.get("machine") or {}).get("cores")
+        label = f"{step.get('step')} {step.get('name')}"
+        rows = {}
+        for bench in report["benchmarks"]:
+            info = bench["extra_info"]
+            rows.setdefault((info["size"], info["threads"]), {})[info["impl"]] = bench
+        for skip in report.get("skipped", []):
+            info = skip["extra_info"]
+            if info["impl"] == "ours":
+                rows.setdefault((info["size"], info["threads"]), {})["skipped"] = skip["skipped"]
+        torch_one = {
+            size: entries["torch.matmul"]["stats"]["min"]
+            for (size, threads), entries in rows.items()
+            if threads == 1 and "torch.matmul" in entries
+        }
+        for (size, threads), entries in rows.items():
+            where = f"{label:<28} {size:<22} {threads:>3}"
+            ours, theirs = entries.get("ours"), entries.get("torch.matmul")
+            if not ours:
+                lines.append(f"{where} {entries.get('skipped', 'not measured')}")
+                continue
+            info, mine = ours["extra_info"], ours["stats"]["min"]
+            cols = f"{_ms(mine)} {_rate(info, mine):>13} {_share(info, mine, limits)}"
+            if not theirs:
+                lines.append(f"{where} {cols}  {'-':>9}  -")
+                continue
+            reasons = noise_reasons(
+                ours["stats"], theirs["stats"], info, cores, torch_one.get(size)
+            )
+            ratio = theirs["stats"]["min"] / mine
+            verdict = f"unreliable ({'; '.join(reasons)})" if reasons else f"{ratio:.3g}x"
+            lines.append(f"{where} {cols}  {_ms(theirs['stats']['min'])}  {verdict}")
+    return "\n".join(lines)
+
+
+def _step_line(step: dict) -> str:
+    return (
+        f"matmul ladder step {step['step']} of {step.get('of', len(STEPS))} ({step['name']}): "
+        f"{step['source']}"
+    )
 
 
 def _read_rows(path: Path) -> list[dict]:
@@ -411,7 +568,7 @@ def format_table(report: dict) -> str:
         f"{'kernel':<9} {'size':<28} {'thr':>3} {'ours ms':>9} {'rate':>13} {'%lim':>5}  "
         f"{'vs':<13} {'torch ms':>9} {'rate':>13} {'%lim':>5}  ratio"
     )
-    lines = [*_header_lines(machine, limits), "", header, "-" * (len(header) + 10)]
+    lines = [*_header_lines(machine, limits, report), "", header, "-" * (len(header) + 10)]
     for (kernel, size, threads), entries in sorted(groups.items(), key=lambda kv: kv[1]["order"]):
         where = f"{kernel:<9} {size:<28} {threads:>3}"
         if "skipped" in entries:
@@ -481,8 +638,8 @@ def skip_summary(skipped: list[dict]) -> list[str]:
     return lines
 
 
-def _header_lines(machine: dict, limits: dict) -> list[str]:
-    lines = []
+def _header_lines(machine: dict, limits: dict, report: dict | None = None) -> list[str]:
+    lines = [_step_line(step)] if (step := (report or {}).get("step")) else []
     if machine:
         lines.append(_machine_line(machine))
         start, end = machine.get("load_average_start"), machine.get("load_average_end")

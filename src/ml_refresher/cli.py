@@ -427,6 +427,14 @@ def cmd_setup(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     from ml_refresher import bench
 
+    if args.step is not None:
+        try:
+            steps = bench.parse_steps(args.step)
+        except ValueError as error:
+            print(f"kata bench: {error}", file=sys.stderr)
+            return 2
+        budgets = {"budget": args.budget, "call_budget": args.call_budget}
+        return bench.run_steps(steps, args.quick, args.threads, args.out, args.keyword, **budgets)
     return bench.run(
         args.impl,
         args.quick,
@@ -517,6 +525,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--call-budget",
         type=float,
         help="seconds one call may take before the larger sizes are skipped (default 2)",
+    )
+    bench.add_argument(
+        "--step",
+        metavar="N",
+        help="matmul only: time step N (1-6) of the lesson's ladder instead of your kernel, "
+        "or 'all' for the six in turn (solutions/kernels/steps/)",
     )
     bench.set_defaults(handler=cmd_bench)
     return parser
