@@ -5,6 +5,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -97,3 +98,68 @@ def test_a_kernel_that_does_not_compile_reports_once_and_the_run_stays_short(tmp
     assert sum("see the compiler's errors in the first failing test" in line for line in lines) > 10
     # Measured on the whole topic: 1,051 lines (60 kB), the compiler's errors shown twice.
     assert len(lines) < 3000, f"{len(lines)} lines of output"
+
+
+# Builds the learner's matmul from `sources` into `root` in a process of its own, so that a
+# build that waits forever can be killed by the test's timeout instead of hanging the run.
+BUILD_MATMUL = (
+    "import sys; from ml_refresher import kernel_build; "
+    "kernel_build.build('matmul', sys.argv[1], sys.argv[2]); print('built')"
+)
+
+
+def _build_matmul(sources, root, **popen):
+    command = [sys.executable, "-c", BUILD_MATMUL, str(sources), str(root)]
+    return subprocess.Popen(command, text=True, **popen)
+
+
+def test_a_stale_torch_build_lock_is_removed_and_the_build_goes_on(learner_sources):
+    # What a build killed mid-compile leaves: torch's `lock`, and nobody holding ours.
+    root = SCRATCH / "build"
+    lock = kernel_build.build_directory("matmul", root) / "lock"
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    lock.touch()
+    run = _build_matmul(learner_sources, root, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        out, err = run.communicate(timeout=300)
+    except subprocess.TimeoutExpired:
+        run.kill()
+        pytest.fail(f"the build waited on the stale {lock} instead of removing it")
+    assert run.returncode == 0, err
+    assert out.strip() == "built"
+    assert f"removed a stale build lock {lock}" in err, err
+    assert not lock.exists()
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="no fcntl: no stale-lock detection")
+def test_a_live_builds_lock_is_waited_for_not_removed(learner_sources, tmp_path):
+    import fcntl
+
+    root = SCRATCH / "build"
+    build_dir = kernel_build.build_directory("matmul", root)
+    build_dir.mkdir(parents=True, exist_ok=True)
+    lock = build_dir / "lock"
+    # This process plays a live build: it holds owner.lock, and torch's lock exists.
+    with open(build_dir / "owner.lock", "a+") as owner:
+        fcntl.flock(owner, fcntl.LOCK_EX)
+        owner.write(f"pid {os.getpid()} on this test\n")
+        owner.flush()
+        lock.touch()
+        log = tmp_path / "stderr"
+        with open(log, "w") as err:
+            run = _build_matmul(learner_sources, root, stdout=subprocess.PIPE, stderr=err)
+        try:
+            for _ in range(600):  # torch's import takes a few seconds on a loaded machine
+                if "waiting for the build of matmul" in log.read_text() or run.poll() is not None:
+                    break
+                time.sleep(0.1)
+            assert run.poll() is None, f"did not wait for the live build: {log.read_text()}"
+            assert f"by pid {os.getpid()} on this test" in log.read_text()
+            assert lock.exists(), "removed a live build's lock"
+        finally:
+            lock.unlink(missing_ok=True)  # the live build ends: torch's lock, then ours
+            fcntl.flock(owner, fcntl.LOCK_UN)
+    out, _ = run.communicate(timeout=300)
+    assert run.returncode == 0, log.read_text()
+    assert out.strip() == "built"
+    assert "stale" not in log.read_text()

@@ -17,15 +17,28 @@ options of the same names):
 
 A build with any of them on goes to a directory of its own (build/learner-kernels/<tag>-portable/
 and so on), so that switching between builds does not recompile the default one each time.
+
+torch marks a build in progress with a `lock` file in the build directory and removes it when the
+build ends; a process killed mid-build (Ctrl-C twice, a sanitizer abort, an OOM kill) leaves it,
+and every later build waits on it forever. So each build here first takes an fcntl lock of its
+own on `owner.lock` beside it, which the operating system drops when its process dies: whoever
+holds ours is the only one that can be building, and a torch `lock` it finds is stale.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import socket
 import sys
 import sysconfig
 from pathlib import Path
+
+try:
+    import fcntl
+except ImportError:  # Windows: no stale-lock detection, torch's lock as it is
+    fcntl = None
 
 from ml_refresher import impl, registry
 
@@ -106,6 +119,52 @@ def _errors(output: str, limit: int = 10) -> list[str]:
     return (errors or [line.strip() for line in lines if line.strip()][-limit:])[:limit]
 
 
+def build_directory(kernel: str, build_root: Path | None = None) -> Path:
+    """Where `kernel` is built: build_root (default build/learner-kernels/ of the checkout),
+    then the Python tag with the variant, then the kernel."""
+    tag = sysconfig.get_config_var("SOABI") or f"py{sys.version_info.major}{sys.version_info.minor}"
+    if variant():
+        tag = f"{tag}-{variant()}"
+    root = Path(build_root or registry.project_root() / "build" / "learner-kernels")
+    return root / tag / kernel
+
+
+@contextlib.contextmanager
+def _owning(build_dir: Path, kernel: str):
+    """Holds the build directory's own lock (owner.lock, fcntl) for the duration of a build,
+    waiting while another live process holds it; with it held, torch's `lock` is stale."""
+    if fcntl is None:
+        yield
+        return
+    with open(build_dir / "owner.lock", "a+") as owner:
+        try:
+            fcntl.flock(owner, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            owner.seek(0)
+            who = owner.read().strip() or "another process"
+            print(f"waiting for the build of {kernel} by {who} to finish", file=sys.stderr)
+            fcntl.flock(owner, fcntl.LOCK_EX)
+        owner.seek(0)
+        owner.truncate()
+        owner.write(f"pid {os.getpid()} on {socket.gethostname()}\n")
+        owner.flush()
+        stale = build_dir / "lock"
+        if stale.exists():
+            stale.unlink(missing_ok=True)
+            print(
+                f"removed a stale build lock {stale} (its build was interrupted); "
+                f"rebuilding {kernel}",
+                file=sys.stderr,
+            )
+        try:
+            yield
+        finally:
+            owner.seek(0)
+            owner.truncate()
+            owner.flush()
+            fcntl.flock(owner, fcntl.LOCK_UN)
+
+
 def build(kernel: str, source_dir: Path | None = None, build_root: Path | None = None):
     """Compile (if needed) and import the learner's `kernel`, e.g. "matmul", from
     source_dir/<kernel>.cpp (default: the checkout's kernels/). KernelBuildError when it does
@@ -115,10 +174,7 @@ def build(kernel: str, source_dir: Path | None = None, build_root: Path | None =
 
     root = registry.project_root()
     source_dir = Path(source_dir or root / "kernels")
-    tag = sysconfig.get_config_var("SOABI") or f"py{sys.version_info.major}{sys.version_info.minor}"
-    if variant():
-        tag = f"{tag}-{variant()}"
-    build_dir = Path(build_root or root / "build" / "learner-kernels") / tag / kernel
+    build_dir = build_directory(kernel, build_root)
     build_dir.mkdir(parents=True, exist_ok=True)
     name = module_name(kernel)
     # ninja comes with the package (a dependency) but is only on PATH in an activated venv.
@@ -135,37 +191,38 @@ def build(kernel: str, source_dir: Path | None = None, build_root: Path | None =
             includes.append(required.reference_path.parent)
         elif required.kernel:
             sources.append(source_dir / f"{required.kernel}.cpp")
-    try:
-        return cpp_extension.load(
-            name=name,
-            sources=[str(path) for path in sources],
-            extra_include_paths=[str(path) for path in dict.fromkeys(includes)],
-            extra_cflags=[
-                *_flags(),
-                "-DKERNELS_ONLY",
-                f"-DKERNELS_ONLY_{kernel.upper()}",
-            ],
-            extra_ldflags=_link_flags(),
-            build_directory=str(build_dir),
-            verbose=False,
-        )
-    except (RuntimeError, OSError) as failure:
-        output = str(failure)
-        cause = failure.__cause__
-        if cause is not None and getattr(cause, "output", None):
-            output = (
-                cause.output.decode(errors="replace")
-                if isinstance(cause.output, bytes)
-                else str(cause.output)
+    with _owning(build_dir, kernel):
+        try:
+            return cpp_extension.load(
+                name=name,
+                sources=[str(path) for path in sources],
+                extra_include_paths=[str(path) for path in dict.fromkeys(includes)],
+                extra_cflags=[
+                    *_flags(),
+                    "-DKERNELS_ONLY",
+                    f"-DKERNELS_ONLY_{kernel.upper()}",
+                ],
+                extra_ldflags=_link_flags(),
+                build_directory=str(build_dir),
+                verbose=False,
             )
-        linked = [p.name for p in sources[2:]]
-        what = f"{source_dir.name}/{kernel}.cpp" + (
-            f" (with the {', '.join(linked)} it requires)" if linked else ""
-        )
-        raise KernelBuildError(
-            f"{what} did not compile; fix the first error and re-run "
-            f"(the other kernels are not affected):\n  " + "\n  ".join(_errors(output))
-        ) from None
+        except (RuntimeError, OSError) as failure:
+            output = str(failure)
+            cause = failure.__cause__
+            if cause is not None and getattr(cause, "output", None):
+                output = (
+                    cause.output.decode(errors="replace")
+                    if isinstance(cause.output, bytes)
+                    else str(cause.output)
+                )
+            linked = [p.name for p in sources[2:]]
+            what = f"{source_dir.name}/{kernel}.cpp" + (
+                f" (with the {', '.join(linked)} it requires)" if linked else ""
+            )
+            raise KernelBuildError(
+                f"{what} did not compile; fix the first error and re-run "
+                f"(the other kernels are not affected):\n  " + "\n  ".join(_errors(output))
+            ) from None
 
 
 def changed_since(compiled: Path) -> list[str]:
