@@ -110,22 +110,29 @@ def softmax_case(rows, cols):
     )
 
 
-def attention_case(b, h, t, d):
+def attention_case(b, h, t, d, causal=False):
     q, k, v = rand(b, h, t, d), rand(b, h, t, d), rand(b, h, t, d)
     tq, tk, tv = map(torch.from_numpy, (q, k, v))
+    mask = torch.ones(t, t, dtype=torch.bool).tril() if causal else None
 
     def unfused():  # what a first transformer does: the full t x t score matrix per head
-        return torch.softmax(tq @ tk.transpose(-1, -2) / d**0.5, -1) @ tv
+        scores = tq @ tk.transpose(-1, -2) / d**0.5
+        if causal:
+            scores = scores.masked_fill(~mask, float("-inf"))
+        return torch.softmax(scores, -1) @ tv
 
+    # q k^T and p v, 2 FLOPs per multiply-add each, over the t*t (pairs) or t(t+1)/2 (causal)
+    # query-key pairs that count: a kernel that computes masked scores does not get them as work.
+    pairs = t * (t + 1) / 2 if causal else t * t
     return Case(
         "attention",
-        f"B={b} H={h} T={t} D={d}",
-        lambda threads: kernels.attention(q, k, v, threads=threads),
+        f"B={b} H={h} T={t} D={d}" + (" causal" if causal else ""),
+        lambda threads: kernels.attention(q, k, v, causal=causal, threads=threads),
         {
-            "torch SDPA": lambda: F.scaled_dot_product_attention(tq, tk, tv),
+            "torch SDPA": lambda: F.scaled_dot_product_attention(tq, tk, tv, is_causal=causal),
             "torch unfused": unfused,
         },
-        flops=4.0 * b * h * t * t * d,  # q k^T and p v, 2 FLOPs per multiply-add each
+        flops=4.0 * b * h * pairs * d,
     )
 
 
@@ -156,6 +163,8 @@ else:  # the sizes of the issue and the README's kernel table
         "softmax 4096x4096": lambda: softmax_case(4096, 4096),
         "attention T=512": lambda: attention_case(4, 8, 512, 64),
         "attention T=1024": lambda: attention_case(4, 8, 1024, 64),
+        "attention T=512 causal": lambda: attention_case(4, 8, 512, 64, causal=True),
+        "attention T=1024 causal": lambda: attention_case(4, 8, 1024, 64, causal=True),
         "conv2d N=32": lambda: conv2d_case(32, 64, 32, 64, 3, 1),
     }
 
