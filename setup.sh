@@ -24,6 +24,9 @@ echo "==> PyTorch ($(cat requirements-torch.txt))"
 "${pip[@]}" -r requirements-torch.txt
 echo "==> build tools for the kernels (scikit-build-core, pybind11, cmake, ninja)"
 "${pip[@]}" "scikit-build-core>=0.10" "pybind11>=2.12" cmake ninja
+# seqeval ships only an sdist whose version comes from setuptools_scm; built without isolation
+# (the next step) it gets version 0.0.0 and pip refuses it, so it is built here, isolated.
+"${pip[@]}" "seqeval>=1.2.2"
 echo "==> ml-refresher (editable; compiles the reference kernels, solutions/kernels/)"
 # No build isolation: the build tools installed above are reused instead of fetched again.
 "${pip[@]}" --no-build-isolation -e ".[dev]"
