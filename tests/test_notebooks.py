@@ -206,6 +206,9 @@ def test_open_notebook_generates_the_ipynb_and_starts_jupyter(monkeypatch, tmp_p
         notebook = jupytext.read(target)
         assert notebook.cells[0].cell_type == "markdown"
         assert os.path.getmtime(target) >= os.path.getmtime(target.with_suffix(".py"))
+        # Jupyter's own options go through: as root it refuses to start without --allow-root.
+        assert notebooks.open_notebook("01_ml_basics", ["--allow-root", "--no-browser"]) == 0
+        assert started[1] == ["jupyter", "lab", "--allow-root", "--no-browser", str(target)]
     finally:
         if not existed:
             target.unlink()

@@ -414,7 +414,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 def cmd_notebook(args: argparse.Namespace) -> int:
     from ml_refresher import notebooks
 
-    return notebooks.open_notebook(args.topic)
+    return notebooks.open_notebook(args.topic, args.jupyter_args)
 
 
 def cmd_setup(args: argparse.Namespace) -> int:
@@ -498,6 +498,11 @@ def build_parser() -> argparse.ArgumentParser:
     check.set_defaults(handler=cmd_check)
     notebook = sub.add_parser("notebook", help="open a topic's notebook in Jupyter")
     notebook.add_argument("topic", help="e.g. 01_ml_basics")
+    notebook.add_argument(
+        "jupyter_args",
+        nargs=argparse.REMAINDER,
+        help="passed on to Jupyter, e.g. --no-browser --port 8890 (--allow-root as root)",
+    )
     notebook.set_defaults(handler=cmd_notebook)
     setup = sub.add_parser("setup", help="fetch or copy the data the katas need")
     setup.add_argument(

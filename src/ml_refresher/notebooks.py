@@ -91,10 +91,12 @@ def jupyter_command() -> list[str] | None:
     return None
 
 
-def open_notebook(topic: str) -> int:
-    """`kata notebook <topic>`: generate notebooks/<topic>.ipynb and open it in Jupyter; without
-    Jupyter, print how to install it and open the notebook. Returns the exit status (2 for an
-    unknown topic, with the message on stderr)."""
+def open_notebook(topic: str, jupyter_args: list[str] | None = None) -> int:
+    """`kata notebook <topic> [jupyter options]`: generate notebooks/<topic>.ipynb and open it in
+    Jupyter, passing on `jupyter_args` (e.g. --no-browser, --port 8890, or --allow-root, without
+    which Jupyter refuses to start as root, the usual user in a container); without Jupyter,
+    print how to install it and open the notebook. Returns the exit status (2 for an unknown
+    topic, with the message on stderr)."""
     try:
         source = notebook_source(topic)
     except UsageError as error:
@@ -113,7 +115,9 @@ def open_notebook(topic: str) -> int:
         return 1
     target = build_ipynb(topic)
     print(f"opening {target.relative_to(registry.project_root())} (jupyter {command[-1]})")
-    return subprocess.call([*command, str(target)], cwd=registry.project_root())
+    return subprocess.call(
+        [*command, *(jupyter_args or []), str(target)], cwd=registry.project_root()
+    )
 
 
 # --- inside a notebook --------------------------------------------------------------------------
