@@ -20,6 +20,7 @@ The JSON (pytest-benchmark's, plus `machine`, `limits`, `skipped` and `budget`) 
 The matmul ladder: `--step N` times one step of the lesson's ladder (solutions/kernels/steps/,
 1 naive ... 6 the reference) in place of the learner's matmul, built like a learner's kernel in
 a build directory of its own; `--step all` runs the six in turn and prints one table of them.
+
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
 
@@ -298,20 +300,10 @@ def run(
     `step`: time that step of the matmul ladder instead of `implementation`'s kernels (matmul
     rows only). Returns the exit status."""
     root = registry.project_root()
-    if out is None:
-        stamp = time.strftime("%Y%m%d-%H%M%S")
-        who = f"matmul-step{step}" if step else implementation
-        out = root / ".kata" / "bench" / f"{who}-{'quick-' if quick else ''}{stamp}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
+    out = out or _default_out(f"matmul-step{step}" if step else implementation, quick)
     threads = list(dict.fromkeys(threads or [1, cores()]))
     budget = budget or float(os.environ.get(BUDGET_ENV) or RUN_BUDGET[quick])
     call_budget = call_budget or float(os.environ.get(CALL_BUDGET_ENV) or CALL_BUDGET)
-    rows_path = out.with_name(out.stem + ".rows.jsonl")
-    rows_path.unlink(missing_ok=True)
-    log_path = out.with_name(out.stem + ".log")
-    # pytest-benchmark writes its JSON in place; it goes to a scratch file, and `out` is written
-    # once, whole, with the fields added here.
-    raw_path = out.with_name(f".{out.stem}.pytest-benchmark.json")
     if step:
         keyword = f"matmul and ({keyword})" if keyword else "matmul"
     what = f"{_step_line(step_info(step))}," if step else f"the {implementation} kernels"
@@ -327,30 +319,72 @@ def run(
     limits = measure_limits(root, threads, quick)
     print(_limits_line(limits, machine["cores"]), flush=True)
 
-    env = dict(os.environ, **{impl.IMPL_ENV: implementation})
-    env.pop(impl.USE_REFERENCE_ENV, None)
-    env.pop(STEP_ENV, None)
+    settings = {
+        QUICK_ENV: "1" if quick else "0",
+        THREADS_ENV: ",".join(map(str, threads)),
+        DEADLINE_ENV: str(time.time() + budget),
+        CALL_BUDGET_ENV: str(call_budget),
+    }
     if step:
-        env[STEP_ENV] = str(step)
-    start = time.time()
-    env.update(
-        {
-            QUICK_ENV: "1" if quick else "0",
-            THREADS_ENV: ",".join(map(str, threads)),
-            ROWS_ENV: str(rows_path),
-            DEADLINE_ENV: str(start + budget),
-            CALL_BUDGET_ENV: str(call_budget),
-        }
+        settings[STEP_ENV] = str(step)
+    report, status = _run_bench_file(BENCH_FILE, implementation, settings, out, keyword, budget)
+    machine["load_average_end"] = list(os.getloadavg())
+    report.update(machine=machine, limits=limits)
+    report["budget"]["call_s"] = call_budget
+    if step:
+        report["step"] = step_info(step)
+    examples = "'matmul and 1024', 'softmax', 'attention and 512'"
+    return _save_and_print(report, out, status, keyword, format_table, examples)
+
+
+def _default_out(who: str, quick: bool) -> Path:
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    name = f"{who}-{'quick-' if quick else ''}{stamp}.json"
+    return registry.project_root() / ".kata" / "bench" / name
+
+
+def _scratch_paths(out: Path) -> tuple[Path, Path, Path]:
+    """Next to `out`: the rows file, pytest's log, and pytest-benchmark's own JSON."""
+    return (
+        out.with_name(out.stem + ".rows.jsonl"),
+        out.with_name(out.stem + ".log"),
+        out.with_name(f".{out.stem}.pytest-benchmark.json"),
     )
+
+
+def _run_bench_file(
+    bench_file: Path,
+    implementation: str,
+    settings: dict[str, str],
+    out: Path,
+    keyword: str | None,
+    budget: float,
+) -> tuple[dict, int]:
+    """Run `bench_file` under pytest-benchmark in a process of its own, with `settings` added to
+    its environment, printing each row as it finishes; stopped HARD_STOP_GRACE after `budget`.
+    Returns the report (pytest-benchmark's JSON with the rows it lacks, `skipped` and `budget`)
+    and pytest's exit status."""
+    root = registry.project_root()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    rows_path, log_path, raw_path = _scratch_paths(out)
+    rows_path.unlink(missing_ok=True)
+    # The bench files are steered only by what is set here, not by what the caller's shell holds.
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith("ML_REFRESHER_BENCH_") and name != impl.USE_REFERENCE_ENV
+    }
+    env.update({impl.IMPL_ENV: implementation, ROWS_ENV: str(rows_path), **settings})
     # The kata plugin refuses test files under katas/ that are no kata's; this one is not a kata
     # test, and the implementation is chosen through the environment instead. -rs: the skip
-    # reasons in the log too.
-    command = [sys.executable, "-m", "pytest", str(root / BENCH_FILE), "-p", "no:ml_refresher"]
+    # reasons in the log too. pytest-benchmark writes its JSON in place; it goes to a scratch
+    # file, and `out` is written once, whole, with the fields added here.
+    command = [sys.executable, "-m", "pytest", str(root / bench_file), "-p", "no:ml_refresher"]
     command += ["-p", "no:cacheprovider", "-q", "-rs", f"--benchmark-json={raw_path}"]
     if keyword:
         command += ["-k", keyword]
     raw_path.unlink(missing_ok=True)
-    stopped = False
+    start, stopped = time.time(), False
     with log_path.open("w") as log:
         process = subprocess.Popen(
             command, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
@@ -372,38 +406,46 @@ def run(
     report["benchmarks"] += [
         r for r in rows if "stats" in r and r["extra_info"]["order"] not in have
     ]
-    machine["load_average_end"] = list(os.getloadavg())
     report.update(
-        machine=machine,
-        limits=limits,
         skipped=[row for row in rows if "skipped" in row],
-        budget={"run_s": budget, "call_s": call_budget, "elapsed_s": time.time() - start},
+        budget={"run_s": budget, "elapsed_s": time.time() - start},
     )
     if stopped:
         report["budget"]["stopped"] = True
-    if step:
-        report["step"] = step_info(step)
+    return report, process.returncode
+
+
+def _save_and_print(
+    report: dict, out: Path, status: int, keyword: str | None, table: Callable, examples: str
+) -> int:
+    """Write the report to `out` (whole or not at all), then print table(report) and the skips,
+    or why nothing ran; `examples`: -k expressions that select some of the file's cases. Returns the
+    exit status: 0 when pytest passed, skipped everything or was stopped at the budget."""
+    rows_path, log_path, raw_path = _scratch_paths(out)
     write_atomically(out, json.dumps(report, indent=2))
     rows_path.unlink(missing_ok=True)
     raw_path.unlink(missing_ok=True)
-
-    if process.returncode not in (0, 5) and not stopped:
+    budget = report["budget"]
+    stopped = budget.get("stopped", False)
+    if status not in (0, 5) and not stopped:
         print(log_path.read_text()[-4000:])
     if not report["benchmarks"] and not report["skipped"]:
         print(
             f"no benchmark ran: expected at least one case to match -k {keyword!r}, got none; "
-            f"the cases are named like 'matmul and 1024', 'softmax', 'attention and 512' "
-            f"(pytest's log: {log_path})"
+            f"the cases are named like {examples} (pytest's log: {log_path})"
         )
-        return process.returncode or 1
+        return status or 1
     print()
-    print(format_table(report))
+    print(table(report))
     for line in skip_summary(report["skipped"]):
         print(line)
     if stopped:
-        print(f"stopped: the run went {HARD_STOP_GRACE:.0f} s past its budget of {budget:.0f} s")
+        print(
+            f"stopped: the run went {HARD_STOP_GRACE:.0f} s past its budget of "
+            f"{budget['run_s']:.0f} s"
+        )
     print(f"\nsaved {out} (pytest's log: {log_path.name})")
-    return 0 if process.returncode in (0, 5) or stopped else process.returncode
+    return 0 if status in (0, 5) or stopped else status
 
 
 def run_steps(steps: list[int], quick: bool, threads, out: Path | None, keyword, **budgets) -> int:
@@ -546,38 +588,26 @@ def format_table(report: dict) -> str:
     counterpart, and one per skipped size, in the order they ran."""
     machine, limits = report.get("machine") or {}, report.get("limits") or {}
     cores = machine.get("cores")
-    groups: dict[tuple, dict] = {}
-    for bench in report["benchmarks"]:
-        info = bench["extra_info"]
-        key = (info["kernel"], info["size"], info["threads"])
-        groups.setdefault(key, {"order": info.get("order", len(groups))})[info["impl"]] = bench
-    for skip in report.get("skipped", []):
-        info = skip["extra_info"]
-        key = (info["kernel"], info["size"], info["threads"])
-        if key not in groups:
-            groups[key] = {"order": info.get("order", len(groups)), "skipped": skip["skipped"]}
+    groups = _table_groups(report)
     # torch's time at one thread, per kernel, size and counterpart: for the starvation check
     single = {
         (k, s, label): bench["stats"]["min"]
-        for (k, s, t), entries in groups.items()
+        for (k, s, t), entries in groups
         if t == 1
-        for label, bench in entries.items()
-        if label not in ("order", "ours", "skipped")
+        for label, bench in _counterparts(entries)
     }
     header = (
         f"{'kernel':<9} {'size':<28} {'thr':>3} {'ours ms':>9} {'rate':>13} {'%lim':>5}  "
         f"{'vs':<13} {'torch ms':>9} {'rate':>13} {'%lim':>5}  ratio"
     )
     lines = [*_header_lines(machine, limits, report), "", header, "-" * (len(header) + 10)]
-    for (kernel, size, threads), entries in sorted(groups.items(), key=lambda kv: kv[1]["order"]):
+    for (kernel, size, threads), entries in groups:
         where = f"{kernel:<9} {size:<28} {threads:>3}"
         if "skipped" in entries:
             lines.append(f"{where} {entries['skipped']}")
             continue
         ours = entries.get("ours")
-        for label, bench in entries.items():
-            if label in ("order", "ours"):
-                continue
+        for label, bench in _counterparts(entries):
             info, seconds = bench["extra_info"], bench["stats"]["min"]
             if ours:
                 mine = ours["stats"]["min"]
@@ -591,15 +621,9 @@ def format_table(report: dict) -> str:
                 cores,
                 single.get((kernel, size, label)),
             )
-            if not ours:
-                ratio = "-"
-            elif reasons:
-                ratio = f"unreliable ({'; '.join(reasons)})"
-            else:
-                ratio = f"{seconds / ours['stats']['min']:.2f}x"
             lines.append(
                 f"{where} {ours_cols}  {label:<13} {_ms(seconds)} {_rate(info, seconds):>13} "
-                f"{_share(info, seconds, limits)}  {ratio}"
+                f"{_share(info, seconds, limits)}  {_verdict(ours, bench, reasons)}"
             )
     lines.append(
         "ratio = torch time / our time (fastest round of each): > 1 means ours is faster. "
@@ -607,6 +631,38 @@ def format_table(report: dict) -> str:
         "triad bandwidth at those threads (softmax). Times are per call."
     )
     return "\n".join(lines)
+
+
+def _table_groups(report: dict) -> list[tuple[tuple, dict]]:
+    """The report's runs grouped by (kernel, size, threads or None), each group's runs by
+    implementation ("ours" or a torch counterpart), in the order they ran; a group none of whose
+    runs was measured holds only "skipped": the reason."""
+    groups: dict[tuple, dict] = {}
+    for bench in report["benchmarks"]:
+        info = bench["extra_info"]
+        key = (info["kernel"], info["size"], info.get("threads"))
+        groups.setdefault(key, {"order": info.get("order", len(groups))})[info["impl"]] = bench
+    for skip in report.get("skipped", []):
+        info = skip["extra_info"]
+        key = (info["kernel"], info["size"], info.get("threads"))
+        if key not in groups:
+            groups[key] = {"order": info.get("order", len(groups)), "skipped": skip["skipped"]}
+    return sorted(groups.items(), key=lambda kv: kv[1]["order"])
+
+
+def _counterparts(entries: dict) -> list[tuple[str, dict]]:
+    """A group's torch runs: (label, pytest-benchmark entry)."""
+    not_runs = ("order", "ours", "skipped")
+    return [(label, bench) for label, bench in entries.items() if label not in not_runs]
+
+
+def _verdict(ours: dict | None, theirs: dict, reasons: list[str]) -> str:
+    """The ratio torch time / our time, "-" without ours, or why it cannot be trusted."""
+    if not ours:
+        return "-"
+    if reasons:
+        return f"unreliable ({'; '.join(reasons)})"
+    return f"{theirs['stats']['min'] / ours['stats']['min']:.2f}x"
 
 
 def skip_summary(skipped: list[dict]) -> list[str]:
