@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from ml_refresher import bench
+from ml_refresher import bench, registry
 
 MACHINE = {
     "cpu_model": "Example CPU 9000",
@@ -195,3 +195,124 @@ def test_kata_bench_prints_the_table_and_saves_json(tmp_path, capsys):
     assert [s["kind"] for s in report["skipped"]] == ["ladder", "ladder"]
     # written whole (state.write_atomically): no rows, pytest-benchmark JSON or temporary left
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bench.json", "bench.log"]
+
+
+# --- the GPU run (`kata bench --gpu`) ---------------------------------------------------------
+
+GPU = {
+    "name": "NVIDIA Example 100",
+    "capability": "9.0",
+    "sms": 132,
+    "memory_gib": 79.1,
+    "torch": "2.13.0+cu130",
+    "cuda": "13.0",
+    "triton": "3.9.0",
+}
+
+
+def gpu_entry(order, kernel, size, impl, fastest, median=None, flops=0.0, nbytes=0.0):
+    # GPU rows: no threads and no load (the GPU's work does not share the CPU's cores)
+    info = dict(kernel=kernel, size=size, impl=impl, flops=flops, bytes=nbytes, order=order)
+    return {"group": f"{kernel} {size}", "extra_info": info, "stats": stats(fastest, median)}
+
+
+def gpu_skipped(order, kernel, size, impl, kind, reason):
+    info = dict(kernel=kernel, size=size, impl=impl, flops=0.0, bytes=1e8, order=order)
+    return {"extra_info": info, "kind": kind, "skipped": reason}
+
+
+NO_TRITON = "needs Triton (Linux x86-64: pip install -e '.[gpu]')"
+GPU_REPORT = {
+    "gpu": GPU,
+    "benchmarks": [
+        # 2 x 4096^3 FLOPs in 5 ms = 27.5 TFLOP/s; torch in 4 ms is faster: 0.80x
+        gpu_entry(0, "triton matmul", "4096 fp32", "ours", 0.005, flops=2.0 * 4096**3),
+        gpu_entry(1, "triton matmul", "4096 fp32", "torch.matmul", 0.004, flops=2.0 * 4096**3),
+        # 1.34e8 bytes in 50 us = 2684 GB/s; torch in 60 us: 1.20x
+        gpu_entry(2, "cuda softmax", "4096x4096", "ours", 50e-6, nbytes=2.0 * 4 * 4096**2),
+        gpu_entry(3, "cuda softmax", "4096x4096", "torch.softmax", 60e-6, nbytes=2.0 * 4 * 4096**2),
+        # our stub raised NotImplementedError: torch's time alone
+        gpu_entry(5, "cuda conv2d", "N=32", "torch conv2d", 0.002, flops=1e9),
+    ],
+    "skipped": [
+        gpu_skipped(4, "cuda conv2d", "N=32", "ours", "not_implemented", "not implemented yet: x"),
+        gpu_skipped(6, "triton layernorm", "4096x4096", "ours", "not_run", NO_TRITON),
+        gpu_skipped(7, "triton layernorm", "4096x4096", "F.layer_norm", "not_run", NO_TRITON),
+    ],
+}
+
+
+def test_gpu_table_shows_the_gpu_times_per_call_tflops_ratio_and_what_did_not_run():
+    table = bench.format_gpu_table(GPU_REPORT)
+    assert table.splitlines()[0] == (
+        "GPU: NVIDIA Example 100, compute capability 9.0, 132 SMs, 79.1 GiB; "
+        "torch 2.13.0+cu130 (CUDA 13.0); Triton 3.9.0"
+    )
+    matmul = row(table, "triton matmul", "torch.matmul")
+    assert "5.00" in matmul and "27.5 TFLOP/s" in matmul and "34.4 TFLOP/s" in matmul
+    assert matmul.endswith("0.80x") and "%" not in matmul  # no machine limits on a GPU
+    softmax = row(table, "cuda softmax")
+    assert "    0.050 " in softmax and "2684.4 GB/s" in softmax and softmax.endswith("1.20x")
+    assert row(table, "cuda conv2d").endswith("-") and "not impl." in row(table, "cuda conv2d")
+    assert row(table, "triton layernorm").endswith(NO_TRITON)  # one line for the group
+    assert bench.skip_summary(GPU_REPORT["skipped"]) == [
+        "1 kernel run(s) skipped: not implemented yet (cuda conv2d)",
+        "1 kernel run(s) skipped: this machine lacks what they need (triton layernorm)",
+    ]
+
+
+def test_gpu_rounds_that_disagree_make_the_ratio_unreliable():
+    report = {
+        "benchmarks": [
+            gpu_entry(0, "cuda matmul", "2048 fp32", "ours", 0.001, median=0.002, flops=1e10),
+            gpu_entry(1, "cuda matmul", "2048 fp32", "torch.matmul", 0.001, flops=1e10),
+        ]
+    }
+    assert "unreliable (ours rounds 2.0x apart)" in row(bench.format_gpu_table(report), "cuda")
+
+
+def test_kata_bench_gpu_without_a_gpu_says_so_in_one_line_and_exits_0(
+    monkeypatch, capsys, tmp_path
+):
+    import torch
+
+    from ml_refresher import cli
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(registry, "nvidia_gpu_present", lambda: False)
+    status = cli.main(["bench", "--gpu", "--impl", "solutions", "--out", str(tmp_path / "g.json")])
+    out, err = capsys.readouterr()
+    assert (status, err) == (0, "")
+    assert len(out.splitlines()) == 1
+    assert out.startswith(
+        "GPU benchmarks not run: there is no NVIDIA GPU (torch.cuda.is_available() is False"
+    )
+    assert out.rstrip().endswith("nothing was timed")
+    assert list(tmp_path.iterdir()) == []  # no report: there is no figure to keep
+
+
+def test_gpu_missing_names_a_cpu_build_of_torch_and_a_missing_triton(monkeypatch):
+    import importlib.util
+
+    import torch
+
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(registry, "nvidia_gpu_present", lambda: True)
+    monkeypatch.setattr(torch.version, "cuda", None)
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda n: None if n == "triton" else find_spec(n)
+    )
+    assert bench.gpu_missing() == (
+        "an NVIDIA driver is loaded but torch sees no GPU (torch.cuda.is_available() is False; "
+        f"torch {torch.__version__} is a CPU build; Triton is not installed)"
+    )
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert bench.gpu_missing() is None
+
+
+def test_kata_bench_gpu_refuses_the_cpu_only_options(capsys):
+    from ml_refresher import cli
+
+    assert cli.main(["bench", "--gpu", "--threads", "2"]) == 2
+    assert "kata bench --gpu takes no --threads (CPU kernels only)" in capsys.readouterr().err

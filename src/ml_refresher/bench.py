@@ -21,12 +21,18 @@ The matmul ladder: `--step N` times one step of the lesson's ladder (solutions/k
 1 naive ... 6 the reference) in place of the learner's matmul, built like a learner's kernel in
 a build directory of its own; `--step all` runs the six in turn and prints one table of them.
 
+The GPU kernels: `--gpu` runs katas/07_gpu_kernels/bench_gpu_kernels.py the same way (the Triton
+katas and the CUDA katas against torch on the GPU, one group per kernel of ours and size; rows,
+JSON and the rounds check as above; no threads, ladder or machine limits: the table shows the time
+per call, TFLOP/s or GB/s and the ratio). Without a GPU torch can use it prints one line saying
+why and exits 0; the interpreter that runs the Triton katas without a GPU gives no figures.
 """
 
 from __future__ import annotations
 
 import ctypes
 import hashlib
+import importlib.util
 import json
 import os
 import platform
@@ -44,8 +50,10 @@ from ml_refresher.state import write_atomically
 
 BENCH_FILE = Path("katas") / "06_kernels" / "bench_kernels.py"
 LIMITS_SOURCE = Path("src") / "bindings" / "machine_limits.cpp"
+GPU_BENCH_FILE = Path("katas") / "07_gpu_kernels" / "bench_gpu_kernels.py"
 
-# The environment through which this module steers bench_kernels.py.
+# The environment through which this module steers the bench files (bench_kernels.py and, for
+# --gpu, bench_gpu_kernels.py).
 QUICK_ENV = "ML_REFRESHER_BENCH_QUICK"
 THREADS_ENV = "ML_REFRESHER_BENCH_THREADS"
 ROWS_ENV = "ML_REFRESHER_BENCH_ROWS"  # JSON lines, one per finished or skipped run
@@ -337,6 +345,73 @@ def run(
     return _save_and_print(report, out, status, keyword, format_table, examples)
 
 
+def run_gpu(
+    implementation: str,
+    quick: bool,
+    out: Path | None,
+    keyword: str | None,
+    budget: float | None = None,
+) -> int:
+    """`kata bench --gpu`: the 07 kernels (Triton and CUDA katas) against torch on the GPU, like
+    run(). Without a GPU torch can use, one line says why and nothing runs: the exit status is 0,
+    since a machine without a GPU is no error. Returns the exit status."""
+    missing = gpu_missing()
+    if missing:
+        print(f"GPU benchmarks not run: {missing}; nothing was timed")
+        return 0
+    out = out or _default_out(f"gpu-{implementation}", quick)
+    budget = budget or float(os.environ.get(BUDGET_ENV) or RUN_BUDGET[quick])
+    print(
+        f"benchmarking the {implementation} GPU kernels against torch on the GPU "
+        f"({'quick sizes' if quick else 'full sizes'}, at most {budget:.0f} s)",
+        flush=True,
+    )
+    gpu = gpu_info()
+    print(_gpu_line(gpu), flush=True)
+    # Compiled: under Triton's interpreter (a learner's TRITON_INTERPRET=1) a time means nothing.
+    settings = {QUICK_ENV: "1" if quick else "0", registry.TRITON_INTERPRET_ENV: "0"}
+    report, status = _run_bench_file(GPU_BENCH_FILE, implementation, settings, out, keyword, budget)
+    report["gpu"] = gpu
+    examples = "'triton and softmax', 'cuda', 'attention and 4096'"
+    return _save_and_print(report, out, status, keyword, format_gpu_table, examples)
+
+
+def gpu_missing() -> str | None:
+    """Why the GPU benchmarks cannot run here, in a few words, or None when torch sees a GPU."""
+    import torch
+
+    if torch.cuda.is_available():
+        return None
+    facts = ["torch.cuda.is_available() is False"]
+    if torch.version.cuda is None:
+        facts.append(f"torch {torch.__version__} is a CPU build")
+    if importlib.util.find_spec("triton") is None:
+        facts.append("Triton is not installed")
+    if registry.nvidia_gpu_present():
+        return f"an NVIDIA driver is loaded but torch sees no GPU ({'; '.join(facts)})"
+    return f"there is no NVIDIA GPU ({'; '.join(facts)})"
+
+
+def gpu_info() -> dict:
+    """What the GPU figures depend on: the device, torch and its CUDA, Triton."""
+    import torch
+
+    props = torch.cuda.get_device_properties(torch.cuda.current_device())
+    try:
+        triton_version = metadata.version("triton")
+    except metadata.PackageNotFoundError:
+        triton_version = "not installed"
+    return {
+        "name": props.name,
+        "capability": f"{props.major}.{props.minor}",
+        "sms": props.multi_processor_count,
+        "memory_gib": round(props.total_memory / 2**30, 1),
+        "torch": torch.__version__,
+        "cuda": torch.version.cuda,
+        "triton": triton_version,
+    }
+
+
 def _default_out(who: str, quick: bool) -> Path:
     stamp = time.strftime("%Y%m%d-%H%M%S")
     name = f"{who}-{'quick-' if quick else ''}{stamp}.json"
@@ -525,6 +600,23 @@ def _step_line(step: dict) -> str:
     )
 
 
+def record_row(row: dict) -> None:
+    """For a bench file: one JSON line in the rows file of the run (ROWS_ENV), which `kata bench`
+    prints as progress and keeps in the report; nothing outside such a run."""
+    if path := os.environ.get(ROWS_ENV):
+        with open(path, "a") as rows:
+            rows.write(json.dumps(row) + "\n")
+
+
+def skip_row(info: dict, kind: str, reason: str):
+    """For a bench file: record the run described by `info` as skipped (`kind`: see
+    skip_summary), then skip the test with `reason`."""
+    import pytest
+
+    record_row({"extra_info": info, "kind": kind, "skipped": reason})
+    pytest.skip(reason)
+
+
 def _read_rows(path: Path) -> list[dict]:
     if not path.exists():
         return []
@@ -542,9 +634,11 @@ def _print_progress(path: Path, seen: int) -> int:
     rows = _read_rows(path)
     for row in rows[seen:]:
         info = row["extra_info"]
-        where = f"  {info['kernel']:<9} {info['size']:<28} {info['threads']:>2}t {info['impl']:<13}"
+        threads = f" {info['threads']:>2}t" if "threads" in info else ""  # none on a GPU
+        where = f"  {info['kernel']:<16} {info['size']:<29}{threads} {info['impl']:<13}"
         if "skipped" in row:
-            if info["impl"] == "ours" or row["kind"] not in ("ladder", "deadline"):
+            # a skip of the whole group (ours and torch's): printed once, with ours
+            if info["impl"] == "ours" or row["kind"] not in ("ladder", "deadline", "not_run"):
                 print(f"{where} {row['skipped']}", flush=True)
             continue
         stats = row["stats"]
@@ -633,6 +727,41 @@ def format_table(report: dict) -> str:
     return "\n".join(lines)
 
 
+def format_gpu_table(report: dict) -> str:
+    """The GPU, then one line per kernel of ours (Triton or CUDA) and size with its torch
+    counterpart, and one per group that did not run, in the order they ran."""
+    header = (
+        f"{'kernel':<16} {'size':<29} {'ours ms':>9} {'rate':>13}  "
+        f"{'vs':<13} {'torch ms':>9} {'rate':>13}  ratio"
+    )
+    lines = [_gpu_line(report.get("gpu") or {}), "", header, "-" * (len(header) + 10)]
+    for (kernel, size, _), entries in _table_groups(report):
+        where = f"{kernel:<16} {size:<29}"
+        if "skipped" in entries:
+            lines.append(f"{where} {entries['skipped']}")
+            continue
+        ours = entries.get("ours")
+        for label, bench in _counterparts(entries):
+            info, seconds = bench["extra_info"], bench["stats"]["min"]
+            if ours:
+                mine = ours["stats"]["min"]
+                ours_cols = f"{_ms(mine)} {_rate(info, mine):>13}"
+            else:
+                ours_cols = f"{'-':>9} {'not impl.':>13}"
+            # No load check: the GPU's work does not share the CPU's cores.
+            reasons = noise_reasons(ours["stats"] if ours else None, bench["stats"], info, None)
+            lines.append(
+                f"{where} {ours_cols}  {label:<13} {_ms(seconds)} {_rate(info, seconds):>13}  "
+                f"{_verdict(ours, bench, reasons)}"
+            )
+    lines.append(
+        "ratio = torch time / our time (fastest round of each): > 1 means ours is faster. Times "
+        "are per call, from rounds of back-to-back\ncalls with the GPU synchronized around each "
+        "round. fp32 (torch without TF32) unless the size says fp16."
+    )
+    return "\n".join(lines)
+
+
 def _table_groups(report: dict) -> list[tuple[tuple, dict]]:
     """The report's runs grouped by (kernel, size, threads or None), each group's runs by
     implementation ("ours" or a torch counterpart), in the order they ran; a group none of whose
@@ -672,9 +801,10 @@ def skip_summary(skipped: list[dict]) -> list[str]:
     kinds = {
         "not_implemented": "not implemented yet",
         "build_error": "did not compile",
+        "not_run": "this machine lacks what they need",
     }
     for kind, what in kinds.items():
-        runs = [s for s in skipped if s["kind"] == kind]
+        runs = [s for s in skipped if s["kind"] == kind and s["extra_info"]["impl"] == "ours"]
         if runs:
             names = ", ".join(dict.fromkeys(s["extra_info"]["kernel"] for s in runs))
             lines.append(f"{len(runs)} kernel run(s) skipped: {what} ({names})")
@@ -735,13 +865,24 @@ def _limits_line(limits: dict, cores: int | None = None) -> str:
     )
 
 
+def _gpu_line(gpu: dict) -> str:
+    return (
+        f"GPU: {gpu.get('name')}, compute capability {gpu.get('capability')}, "
+        f"{gpu.get('sms')} SMs, {gpu.get('memory_gib')} GiB; torch {gpu.get('torch')} "
+        f"(CUDA {gpu.get('cuda')}); Triton {gpu.get('triton')}"
+    )
+
+
 def _ms(seconds: float) -> str:
-    return f"{seconds * 1e3:9.2f}"
+    # A third decimal under a millisecond: GPU kernels take tens of microseconds.
+    milliseconds = seconds * 1e3
+    return f"{milliseconds:9.3f}" if milliseconds < 1 else f"{milliseconds:9.2f}"
 
 
 def _rate(info: dict, seconds: float) -> str:
     if info["flops"]:
-        return f"{info['flops'] / seconds / 1e9:.1f} GFLOP/s"
+        gflops = info["flops"] / seconds / 1e9
+        return f"{gflops / 1e3:.1f} TFLOP/s" if gflops >= 1e3 else f"{gflops:.1f} GFLOP/s"
     return f"{info['bytes'] / seconds / 1e9:.1f} GB/s"
 
 

@@ -11,6 +11,7 @@ kata verify          both gates: green on the reference, red on the stubs; per-k
 kata verify --wrong  do the tests catch each kata's known-wrong implementations?
 kata setup           fetch (or, with --from DIR, copy) the data the katas read
 kata bench           time the C++ kernels against torch (GFLOP/s, ratio), saves the JSON
+kata bench --gpu     the same for the GPU kernels (Triton, CUDA) on an NVIDIA GPU
 """
 
 from __future__ import annotations
@@ -427,6 +428,21 @@ def cmd_setup(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     from ml_refresher import bench
 
+    if args.gpu:
+        cpu_only = [
+            flag
+            for flag, value in (
+                ("--threads", args.threads),
+                ("--call-budget", args.call_budget),
+                ("--step", args.step),
+            )
+            if value is not None
+        ]
+        if cpu_only:
+            flags = ", ".join(cpu_only)
+            print(f"kata bench --gpu takes no {flags} (CPU kernels only)", file=sys.stderr)
+            return 2
+        return bench.run_gpu(args.impl, args.quick, args.out, args.keyword, budget=args.budget)
     if args.step is not None:
         try:
             steps = bench.parse_steps(args.step)
@@ -509,7 +525,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--from", dest="source", metavar="DIR", help="a prepared local directory to copy from"
     )
     setup.set_defaults(handler=cmd_setup)
-    bench = sub.add_parser("bench", help="time the C++ kernels against torch")
+    bench = sub.add_parser("bench", help="time the C++ (or, --gpu, GPU) kernels against torch")
     bench.add_argument(
         "--impl", choices=impl.IMPLEMENTATIONS, default="learner", help="whose kernels"
     )
@@ -520,7 +536,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--threads", type=int, nargs="+", help="thread counts (default: 1 and every core)"
     )
     bench.add_argument(
-        "--out", type=Path, help="JSON path (default: .kata/bench/<impl>-<time>.json)"
+        "--out", type=Path, help="JSON path (default: .kata/bench/[gpu-]<impl>-<time>.json)"
     )
     bench.add_argument("-k", dest="keyword", help="only the cases pytest -k selects, e.g. matmul")
     bench.add_argument(
@@ -536,6 +552,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="matmul only: time step N (1-6) of the lesson's ladder instead of your kernel, "
         "or 'all' for the six in turn (solutions/kernels/steps/)",
+    )
+    bench.add_argument(
+        "--gpu",
+        action="store_true",
+        help="the GPU kernels instead (07: Triton and CUDA katas) against torch on the GPU; "
+        "needs an NVIDIA GPU (without one it says so and exits 0)",
     )
     bench.set_defaults(handler=cmd_bench)
     return parser
