@@ -15,13 +15,13 @@ that stopped them (ml_refresher.bench.size_skip_reason). Nothing starts after th
 Environment (set by `kata bench`): ML_REFRESHER_BENCH_QUICK=1 for small sizes,
 ML_REFRESHER_BENCH_THREADS="1,2" for the thread counts (default: 1 and every core),
 ML_REFRESHER_BENCH_CALL_BUDGET (seconds, default 2), ML_REFRESHER_BENCH_DEADLINE (a time.time()),
-ML_REFRESHER_BENCH_ROWS (a file that gets one JSON line per finished or skipped run),
+ML_REFRESHER_BENCH_ROWS (a file that gets one JSON line per finished or skipped run, written
+by bench.record_row),
 ML_REFRESHER_BENCH_STEP=N to time step N of the lesson's matmul ladder (solutions/kernels/steps/)
 as "ours" instead of the learner's matmul (`kata bench --step N`).
 """
 
 import functools
-import json
 import os
 import time
 from dataclasses import dataclass, field
@@ -40,7 +40,6 @@ THREADS = [int(t) for t in os.environ.get(bench.THREADS_ENV, "").split(",") if t
 )
 CALL_BUDGET = float(os.environ.get(bench.CALL_BUDGET_ENV) or bench.CALL_BUDGET)
 DEADLINE = float(os.environ.get(bench.DEADLINE_ENV) or "inf")
-ROWS = os.environ.get(bench.ROWS_ENV)
 STEP = int(os.environ.get(bench.STEP_ENV) or 0)
 # The kata (and module) behind each kernel of the table.
 KERNEL_MODULES = {
@@ -205,18 +204,6 @@ def torch_threads():
     torch.set_num_threads(before)
 
 
-def _record(row: dict) -> None:
-    """One JSON line for `kata bench`, which prints it as progress and keeps it in the report."""
-    if ROWS:
-        with open(ROWS, "a") as rows:
-            rows.write(json.dumps(row) + "\n")
-
-
-def _skip(info: dict, kind: str, reason: str):
-    _record({"extra_info": info, "kind": kind, "skipped": reason})
-    pytest.skip(reason)
-
-
 def _timed_first_call(run) -> float:
     start = time.perf_counter()
     run()
@@ -242,7 +229,7 @@ def test_benchmark(benchmark, torch_threads, name, threads, impl, order):
     )
     benchmark.extra_info.update(info)
     if time.time() > DEADLINE:
-        _skip(info, "deadline", "skipped: the run's time budget was spent")
+        bench.skip_row(info, "deadline", "skipped: the run's time budget was spent")
     if impl == "ours":
         sizes = _first_calls.setdefault(c.kernel, {})
         previous = [(size, *timing) for size, timing in sizes.items() if size != c.size]
@@ -250,23 +237,23 @@ def test_benchmark(benchmark, torch_threads, name, threads, impl, order):
         reason = bench.size_skip_reason(previous, c.work, CALL_BUDGET, same_size)
         if reason:
             _group_skips[(name, threads)] = reason
-            _skip(info, "ladder", reason)
+            bench.skip_row(info, "ladder", reason)
         try:  # compile the learner's kernel (first use) before anything is timed
             ours_module(c.kernel)
         except KernelBuildError as error:
-            _skip(info, "build_error", f"did not compile: {str(error).splitlines()[0]}")
+            bench.skip_row(info, "build_error", f"did not compile: {str(error).splitlines()[0]}")
         run = functools.partial(c.ours, threads)
         try:
             first = _timed_first_call(run)
         except NotImplementedError as error:
-            _skip(info, "not_implemented", f"not implemented yet: {error}")
+            bench.skip_row(info, "not_implemented", f"not implemented yet: {error}")
         slowest = max(first, sizes.get(c.size, (0.0, 0.0))[1])
         sizes[c.size] = (c.work, slowest)
         if same_size is None or first > same_size[1]:
             _same_size_calls.setdefault(c.kernel, {})[c.size] = (threads, first)
     else:
         if (name, threads) in _group_skips:
-            _skip(info, "ladder", _group_skips[(name, threads)])
+            bench.skip_row(info, "ladder", _group_skips[(name, threads)])
         run = c.torch[impl]
         first = _timed_first_call(run)
     if first > CALL_BUDGET:
@@ -274,7 +261,9 @@ def test_benchmark(benchmark, torch_threads, name, threads, impl, order):
         # and a warm-up is noise next to seconds of arithmetic.
         info.update(load=os.getloadavg()[0], single_call=True)
         one = {"min": first, "max": first, "mean": first, "median": first, "stddev": 0.0}
-        _record({"group": benchmark.group, "extra_info": info, "stats": {**one, "rounds": 1}})
+        bench.record_row(
+            {"group": benchmark.group, "extra_info": info, "stats": {**one, "rounds": 1}}
+        )
         return
     # The first call was the warm-up. The big cases take 0.1-1 s a call: 3 rounds keep the whole
     # run near a minute, and fewer when one call is slow (a learner's first loops). The table uses
@@ -283,7 +272,7 @@ def test_benchmark(benchmark, torch_threads, name, threads, impl, order):
     benchmark.pedantic(run, rounds=rounds, warmup_rounds=0)
     benchmark.extra_info["load"] = os.getloadavg()[0]  # the 1-minute load as the row ends
     stats = benchmark.stats.stats
-    _record(
+    bench.record_row(
         {
             "group": benchmark.group,
             "extra_info": dict(benchmark.extra_info),
