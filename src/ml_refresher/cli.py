@@ -78,23 +78,33 @@ def run_pytest(
     env_updates: dict[str, str | None],
     quiet: bool,
     cwd: Path | None = None,
+    server=None,
 ):
     """Run pytest on `paths` in a subprocess (in `cwd`, default the project root) and return
-    (exit status, raw outcomes by test id)."""
+    (exit status, raw outcomes by test id). `server`: a preloaded.PytestServer to fork the
+    subprocess from, torch and the other heavy libraries already imported, for callers that run
+    many short pytest runs."""
     env = dict(os.environ)
     for key, value in env_updates.items():
         if value is None:
             env.pop(key, None)
         else:
             env[key] = value
+    cwd = cwd or registry.project_root()
     with tempfile.TemporaryDirectory() as tmp:
         report = Path(tmp) / "report.json"
-        command = [sys.executable, "-m", "pytest", *map(str, paths), f"--kata-report={report}"]
-        command += extra
-        output = subprocess.DEVNULL if quiet else None
-        status = subprocess.run(
-            command, cwd=cwd or registry.project_root(), env=env, stdout=output, stderr=output
-        ).returncode
+        args = [*map(str, paths), f"--kata-report={report}", *extra]
+        if server is not None:
+            status = server.run(args, env, str(cwd), quiet)
+        else:
+            output = subprocess.DEVNULL if quiet else None
+            status = subprocess.run(
+                [sys.executable, "-m", "pytest", *args],
+                cwd=cwd,
+                env=env,
+                stdout=output,
+                stderr=output,
+            ).returncode
         data = _load_json(report, {"tests": {}})
     return status, data["tests"]
 

@@ -26,7 +26,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from ml_refresher import cli, impl, registry
+from ml_refresher import cli, impl, preloaded, registry
 from ml_refresher.state import write_atomically
 
 COPIED = ("katas", "solutions", "kernels", "src/bindings")
@@ -79,6 +79,8 @@ class Scratch:
 
     def __init__(self, root: Path):
         self.root = root
+        # Hundreds of short pytest runs: each forked from one process with torch imported.
+        self.server = preloaded.PytestServer()
         for part in COPIED:
             source = registry.project_root() / part
             if source.exists():
@@ -120,6 +122,7 @@ class Scratch:
             },
             quiet=True,
             cwd=self.root,
+            server=self.server,
         )
         outcomes = [t["outcome"] for t in tests.values()]
         if "does_not_compile" in outcomes:
@@ -208,22 +211,28 @@ def verify(kata_ids: list[str], jobs: int = 1) -> int:
         print(f"{kata.id:<24} not run: {'; '.join(registry.unmet_needs(kata))}", flush=True)
     katas = [k for k in katas if not registry.unmet_needs(k)]
     local = threading.local()
+    scratches: list[Scratch] = []
     with tempfile.TemporaryDirectory(prefix="kata-wrong-") as tmp:
 
         def run(kata: registry.Kata) -> Verdict:
             if not hasattr(local, "scratch"):  # one scratch copy per worker thread
                 local.scratch = Scratch(Path(tempfile.mkdtemp(dir=tmp)))
+                scratches.append(local.scratch)
             return verify_kata(kata, local.scratch)
 
         verdicts = []
         # Threads suffice: each wrong version runs in a pytest subprocess.
-        with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-            for verdict in pool.map(run, katas):
-                verdicts.append(verdict)
-                share = f"{verdict.caught}/{verdict.total} caught" if verdict.total else ""
-                print(f"{verdict.kata.id:<24} {share}", flush=True)
-                for problem in verdict.problems:
-                    print(f"    {problem}", flush=True)
+        try:
+            with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+                for verdict in pool.map(run, katas):
+                    verdicts.append(verdict)
+                    share = f"{verdict.caught}/{verdict.total} caught" if verdict.total else ""
+                    print(f"{verdict.kata.id:<24} {share}", flush=True)
+                    for problem in verdict.problems:
+                        print(f"    {problem}", flush=True)
+        finally:
+            for scratch in scratches:
+                scratch.server.close()
     record_path = cli._state_dir() / RESULTS_FILE
     record = cli._load_json(record_path, {})
     for v in verdicts:
