@@ -27,7 +27,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from ml_refresher import impl, registry
+from ml_refresher import impl, preloaded, registry
 from ml_refresher.state import create_exclusively, write_atomically
 
 STATE_DIR = ".kata"
@@ -158,31 +158,39 @@ def board_states() -> dict[str, dict]:
     ]
     if stale:
         print(f"running the tests of {len(stale)} changed kata(s):", flush=True)
-    for kata in stale:  # one run per kata, so that progress shows as each finishes
-        print(f"  {kata.id:<24} ", end="", flush=True)
-        if reasons := registry.unmet_needs(kata):
-            cache[kata.id] = {"fingerprint": _fingerprint(kata), "state": "not_run", "passed": 0}
-            cache[kata.id] |= {"total": 0, "reason": "; ".join(reasons)}
-            print(f"not run: {cache[kata.id]['reason']}", flush=True)
-            continue
-        start = time.perf_counter()
-        _, outcomes = run_pytest(
-            [kata.test_path],
-            ["-q", "-p", "no:cacheprovider", "--benchmark-disable"],
-            {impl.IMPL_ENV: "learner"},
-            quiet=True,
-        )
-        results = outcomes_of(kata, outcomes)
-        cache[kata.id] = {
-            "fingerprint": _fingerprint(kata),
-            "state": _kata_state(results),
-            "passed": results.count("passed"),
-            "total": len(results),
-        }
-        # After each kata, so that an interrupted board keeps these
-        write_atomically(cache_path, json.dumps(cache, indent=1))
-        state = STATE_LABELS[cache[kata.id]["state"]]
-        print(f"{state} ({time.perf_counter() - start:.0f} s)", flush=True)
+    # Several runs: each forked from one process that imported torch once (8-25 s a kata
+    # otherwise on a fresh checkout, most of it imports).
+    server = preloaded.PytestServer() if len(stale) > 1 else None
+    try:
+        for kata in stale:  # one run per kata, so that progress shows as each finishes
+            print(f"  {kata.id:<24} ", end="", flush=True)
+            if reasons := registry.unmet_needs(kata):
+                cache[kata.id] = {"fingerprint": _fingerprint(kata), "state": "not_run"}
+                cache[kata.id] |= {"passed": 0, "total": 0, "reason": "; ".join(reasons)}
+                print(f"not run: {cache[kata.id]['reason']}", flush=True)
+                continue
+            start = time.perf_counter()
+            _, outcomes = run_pytest(
+                [kata.test_path],
+                ["-q", "-p", "no:cacheprovider", "--benchmark-disable"],
+                {impl.IMPL_ENV: "learner"},
+                quiet=True,
+                server=server,
+            )
+            results = outcomes_of(kata, outcomes)
+            cache[kata.id] = {
+                "fingerprint": _fingerprint(kata),
+                "state": _kata_state(results),
+                "passed": results.count("passed"),
+                "total": len(results),
+            }
+            # After each kata, so that an interrupted board keeps these
+            write_atomically(cache_path, json.dumps(cache, indent=1))
+            state = STATE_LABELS[cache[kata.id]["state"]]
+            print(f"{state} ({time.perf_counter() - start:.0f} s)", flush=True)
+    finally:
+        if server is not None:
+            server.close()
     return cache
 
 

@@ -1,11 +1,12 @@
 """pytest runs forked from a process that has already imported the heavy libraries.
 
 `kata verify --wrong` runs a kata's tests once per known-wrong implementation, hundreds of runs
-in all, and a fresh interpreter spends most of each run importing torch, transformers, scipy and
-scikit-learn before the first test (about 10 s of CPU per run on a 2-core machine, more than the
-tests that catch most mistakes). A PytestServer is one process that imports them once and then
-forks a child for every run: each run still gets a process of its own, so nothing a run imports
-or changes is seen by the next, and only what the kata itself imports is imported again.
+in all, and the board (`kata`) one run per changed kata, all 28 on a fresh checkout; a fresh
+interpreter spends most of each run importing torch, transformers, scipy and scikit-learn before
+the first test (about 10 s of CPU per run on a 2-core machine, more than the tests that catch
+most mistakes, or than a stub's tests). A PytestServer is one process that imports them once
+and then forks a child for every run: each run still gets a process of its own, so nothing a run
+imports or changes is seen by the next, and only what the kata itself imports is imported again.
 
 Only third-party libraries are preloaded, none that reads a setting the runs change: ml_refresher
 (which caches the project root) and triton (which reads TRITON_INTERPRET when it is imported) are
