@@ -695,30 +695,24 @@ def format_table(report: dict) -> str:
         f"{'vs':<13} {'torch ms':>9} {'rate':>13} {'%lim':>5}  ratio"
     )
     lines = [*_header_lines(machine, limits, report), "", header, "-" * (len(header) + 10)]
-    for (kernel, size, threads), entries in groups:
+    for (kernel, size, threads), skipped, label, bench, ours in _table_rows(groups):
         where = f"{kernel:<9} {size:<28} {threads:>3}"
-        if "skipped" in entries:
-            lines.append(f"{where} {entries['skipped']}")
+        if skipped:
+            lines.append(f"{where} {skipped}")
             continue
-        ours = entries.get("ours")
-        for label, bench in _counterparts(entries):
-            info, seconds = bench["extra_info"], bench["stats"]["min"]
-            if ours:
-                mine = ours["stats"]["min"]
-                ours_cols = f"{_ms(mine)} {_rate(info, mine):>13} {_share(info, mine, limits)}"
-            else:
-                ours_cols = f"{'-':>9} {'not impl.':>13} {'':>5}"
-            reasons = noise_reasons(
-                ours["stats"] if ours else None,
-                bench["stats"],
-                info,
-                cores,
-                single.get((kernel, size, label)),
-            )
-            lines.append(
-                f"{where} {ours_cols}  {label:<13} {_ms(seconds)} {_rate(info, seconds):>13} "
-                f"{_share(info, seconds, limits)}  {_verdict(ours, bench, reasons)}"
-            )
+        info, seconds = bench["extra_info"], bench["stats"]["min"]
+        reasons = noise_reasons(
+            ours["stats"] if ours else None,
+            bench["stats"],
+            info,
+            cores,
+            single.get((kernel, size, label)),
+        )
+        lines.append(
+            f"{where} {_ours_cols(ours, info, limits)}  {label:<13} {_ms(seconds)} "
+            f"{_rate(info, seconds):>13} {_share(info, seconds, limits)}  "
+            f"{_verdict(ours, bench, reasons)}"
+        )
     lines.append(
         "ratio = torch time / our time (fastest round of each): > 1 means ours is faster. "
         "%lim = share of the machine's limit:\nFMA peak x threads (matmul, attention, conv2d) or "
@@ -735,25 +729,18 @@ def format_gpu_table(report: dict) -> str:
         f"{'vs':<13} {'torch ms':>9} {'rate':>13}  ratio"
     )
     lines = [_gpu_line(report.get("gpu") or {}), "", header, "-" * (len(header) + 10)]
-    for (kernel, size, _), entries in _table_groups(report):
+    for (kernel, size, _), skipped, label, bench, ours in _table_rows(_table_groups(report)):
         where = f"{kernel:<16} {size:<29}"
-        if "skipped" in entries:
-            lines.append(f"{where} {entries['skipped']}")
+        if skipped:
+            lines.append(f"{where} {skipped}")
             continue
-        ours = entries.get("ours")
-        for label, bench in _counterparts(entries):
-            info, seconds = bench["extra_info"], bench["stats"]["min"]
-            if ours:
-                mine = ours["stats"]["min"]
-                ours_cols = f"{_ms(mine)} {_rate(info, mine):>13}"
-            else:
-                ours_cols = f"{'-':>9} {'not impl.':>13}"
-            # No load check: the GPU's work does not share the CPU's cores.
-            reasons = noise_reasons(ours["stats"] if ours else None, bench["stats"], info, None)
-            lines.append(
-                f"{where} {ours_cols}  {label:<13} {_ms(seconds)} {_rate(info, seconds):>13}  "
-                f"{_verdict(ours, bench, reasons)}"
-            )
+        info, seconds = bench["extra_info"], bench["stats"]["min"]
+        # No load check: the GPU's work does not share the CPU's cores.
+        reasons = noise_reasons(ours["stats"] if ours else None, bench["stats"], info, None)
+        lines.append(
+            f"{where} {_ours_cols(ours, info)}  {label:<13} {_ms(seconds)} "
+            f"{_rate(info, seconds):>13}  {_verdict(ours, bench, reasons)}"
+        )
     lines.append(
         "ratio = torch time / our time (fastest round of each): > 1 means ours is faster. Times "
         "are per call, from rounds of back-to-back\ncalls with the GPU synchronized around each "
@@ -777,6 +764,27 @@ def _table_groups(report: dict) -> list[tuple[tuple, dict]]:
         if key not in groups:
             groups[key] = {"order": info.get("order", len(groups)), "skipped": skip["skipped"]}
     return sorted(groups.items(), key=lambda kv: kv[1]["order"])
+
+
+def _table_rows(groups: list[tuple[tuple, dict]]):
+    """The table's rows: (key, why it did not run, None, None, None) for a group that did not,
+    else one (key, None, torch label, torch entry, our entry or None) per torch counterpart."""
+    for key, entries in groups:
+        if "skipped" in entries:
+            yield key, entries["skipped"], None, None, None
+            continue
+        for label, bench in _counterparts(entries):
+            yield key, None, label, bench, entries.get("ours")
+
+
+def _ours_cols(ours: dict | None, info: dict, limits: dict | None = None) -> str:
+    """Our time and rate (and with the machine's limits, the share of them), or "not impl."."""
+    share = limits is not None
+    if not ours:
+        return f"{'-':>9} {'not impl.':>13}" + (f" {'':>5}" if share else "")
+    mine = ours["stats"]["min"]
+    cols = f"{_ms(mine)} {_rate(info, mine):>13}"
+    return cols + (f" {_share(info, mine, limits)}" if share else "")
 
 
 def _counterparts(entries: dict) -> list[tuple[str, dict]]:
