@@ -580,7 +580,7 @@ def ladder_table(reports: list[dict]) -> str:
                 lines.append(f"{where} {entries.get('skipped', 'not measured')}")
                 continue
             info, mine = ours["extra_info"], ours["stats"]["min"]
-            cols = f"{_ms(mine)} {_rate(info, mine):>13} {_share(info, mine, limits)}"
+            cols = _ours_cols(ours, info, limits)
             if not theirs:
                 lines.append(f"{where} {cols}  {'-':>9}  -")
                 continue
