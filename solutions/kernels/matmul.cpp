@@ -10,6 +10,8 @@
 // Packing copies each block once into the exact order the micro-kernel reads it, so the hot
 // loop only does unit-stride loads; partial panels are zero-padded so the micro-kernel never
 // branches on the edge, and only the store of an edge tile goes through a small buffer.
+// matmul_packed_b (packed_gemm.h) is the same driver with B's panels written by the caller:
+// conv2d packs them straight from the image.
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -20,6 +22,7 @@
 #include <new>
 
 #include "kernels.h"
+#include "packed_gemm.h"
 #include "simd.h"
 
 namespace kernels {
@@ -30,8 +33,8 @@ using simd::vec;
 // Rows of the C tile: MR x NV accumulators take 24 of AVX-512's 32 vector registers (12 of
 // AVX2's 16); the rest hold the NV vectors of B and the broadcast of A.
 constexpr int64_t MR = simd::registers >= 32 ? 12 : 6;
-constexpr int64_t NV = 2;
-constexpr int64_t NR = NV * simd::lanes;  // columns of the C tile
+constexpr int64_t NR = panel_cols;        // columns of the C tile
+constexpr int64_t NV = NR / simd::lanes;
 constexpr int64_t KC = 384;               // B panel: KC x NR floats, 48 KiB: L1
 constexpr int64_t MC = 10 * MR;           // A block: MC x KC floats, <= 180 KiB: L2
 constexpr int64_t NC = 3072;              // B block: KC x NC floats, 4.5 MiB: L3
@@ -95,12 +98,11 @@ void pack_a_panel(const float* a, int64_t lda, int64_t mc, int64_t kc, int64_t q
   }
 }
 
-// Panel q of B's block: columns [q*NR, q*NR + NR) of b (kc x nc, row stride ldb), stored as
-// packed[p*NR + j]; columns past nc are zero.
-void pack_b_panel(const float* b, int64_t ldb, int64_t kc, int64_t nc, int64_t q, float* packed) {
-  const int64_t cols = std::min(NR, nc - q * NR);
+// A panel of b (kc x cols of it, row stride ldb), stored as packed[p*NR + j]; columns past
+// cols are zero.
+void pack_b_panel(const float* b, int64_t ldb, int64_t kc, int64_t cols, float* packed) {
   for (int64_t p = 0; p < kc; ++p) {
-    const float* row = b + p * ldb + q * NR;
+    const float* row = b + p * ldb;
     std::copy(row, row + cols, packed + p * NR);
     std::fill(packed + p * NR + cols, packed + (p + 1) * NR, 0.0f);
   }
@@ -109,6 +111,14 @@ void pack_b_panel(const float* b, int64_t ldb, int64_t kc, int64_t nc, int64_t q
 }  // namespace
 
 void matmul(const float* a, const float* b, float* c, int64_t m, int64_t k, int64_t n) {
+  const auto pack_b = [=](int64_t pc, int64_t kc, int64_t col, float* packed) {
+    pack_b_panel(b + pc * n + col, n, kc, std::min(NR, n - col), packed);
+  };
+  matmul_packed_b(a, pack_b, c, m, k, n);
+}
+
+void matmul_packed_b(const float* a, const pack_b_panel_fn& pack_b, float* c, int64_t m,
+                     int64_t k, int64_t n) {
   const int64_t nc_max = std::min(NC, (n + NR - 1) / NR * NR);
   const int64_t kc_max = std::min(KC, k);
   const int64_t mc_max = std::min(MC, (m + MR - 1) / MR * MR);
@@ -143,7 +153,7 @@ void matmul(const float* a, const float* b, float* c, int64_t m, int64_t k, int6
         const bool accumulate = pc > 0;  // the first slice of k writes C, later ones add to it
 #pragma omp for schedule(static)
         for (int64_t q = 0; q < b_panels; ++q) {
-          pack_b_panel(b + pc * n + jc, n, kc, nc, q, b_packed.get() + q * kc * NR);
+          pack_b(pc, kc, jc + q * NR, b_packed.get() + q * kc * NR);
         }
         // Two barriers per slice of k (after packing B, after using it): with threads that the
         // OS sometimes deschedules, every barrier costs, so none are spent per block of A.
