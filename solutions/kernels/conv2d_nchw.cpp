@@ -95,7 +95,7 @@ void conv2d_nchw(const float* x, const float* weight, const float* bias, float* 
   {
     float* padded = padded_images.data();
 #ifdef _OPENMP
-    if (by_image) padded += omp_get_thread_num() * sh.c * padded_plane(sh);
+    padded += omp_get_thread_num() * sh.c * padded_plane(sh);  // 0 when images go in turn
 #endif
 #pragma omp for schedule(static)
     for (int64_t img = 0; img < sh.n; ++img) {
